@@ -1,0 +1,207 @@
+"""The storage-driver protocol: the narrow, typed interface between the core and a store.
+
+A driver speaks in inode numbers. Inode-based stores (sqlite, DynamoDB) use
+their own persistent numbers; path-based stores (S3) hand out numbers per
+mount and may drop them on `forget`. `ROOT_INO` is always the root directory.
+
+Conventions every driver keeps:
+- Names are `bytes` without `/` or NUL, never `.` or `..`; the core has
+  checked their length against `Capabilities.max_name_len`.
+- Failures are `FsError(errno, message)` with the errno POSIX gives for the
+  case; transient store faults are retried inside the driver, then `EIO`.
+- Each call is atomic on its own: a multi-item change commits whole or not
+  at all. Calls may arrive concurrently from several threads.
+- Permission checks are the core's (and the kernel's) job, not the driver's;
+  the driver enforces the structural rules named in each docstring.
+- Times are set by the driver from its clock, following POSIX: a call that
+  changes a directory's entries sets its mtime and ctime; a call that changes
+  an inode's metadata sets its ctime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+ROOT_INO = 1
+
+XATTR_CREATE = 1
+XATTR_REPLACE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Attr:
+    """An inode's attributes; `mode` includes the file-type bits."""
+
+    ino: int
+    mode: int
+    nlink: int
+    uid: int
+    gid: int
+    size: int
+    atime_ns: int
+    mtime_ns: int
+    ctime_ns: int
+    rdev: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AttrChanges:
+    """Attributes to change in one `setattr`; None leaves a field alone.
+
+    `mode` holds permission bits only (07777). A `size` change truncates or
+    extends with zeros. The driver always sets ctime to now as well.
+    """
+
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    size: int | None = None
+    atime_ns: int | None = None
+    mtime_ns: int | None = None
+
+    def empty(self) -> bool:
+        """True when nothing would change."""
+        return all(
+            v is None for v in (self.mode, self.uid, self.gid, self.size, self.atime_ns, self.mtime_ns)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a driver can do; the core refuses the rest with the right errno."""
+
+    hard_links: bool
+    symlinks: bool
+    special_files: bool
+    xattrs: bool
+    atomic_dir_rename: bool
+    persistent_inodes: bool
+    consistency: Literal["strong", "close-to-open", "eventual"]
+    max_name_len: int = 255
+    max_xattr_value: int = 65536
+    block_size: int = 131072
+    max_file_size: int = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class StatFs:
+    """Capacity figures for statfs(2), in `block_size` units and inode counts."""
+
+    block_size: int
+    blocks: int
+    blocks_free: int
+    files: int
+    files_free: int
+    name_max: int = 255
+
+
+class StagedData(Protocol):
+    """A file's new contents as the core staged them: the ranges that changed and a merged view."""
+
+    @property
+    def size(self) -> int:
+        """The file's new size in bytes."""
+
+    def dirty_ranges(self) -> list[tuple[int, int]]:
+        """Sorted, disjoint `(start, end)` byte ranges (end exclusive, within size) that changed."""
+
+    def read(self, off: int, size: int) -> bytes:
+        """Bytes of the new contents at `off`; short only at the new end of file."""
+
+
+@runtime_checkable
+class Driver(Protocol):
+    """A store the core can mount. See the module docstring for the shared rules."""
+
+    capabilities: Capabilities
+
+    def getattr(self, ino: int) -> Attr:
+        """Attributes of `ino`. ENOENT if it no longer exists."""
+
+    def lookup(self, parent: int, name: bytes) -> Attr:
+        """Attributes of entry `name` in directory `parent`. ENOENT if absent, ENOTDIR if parent is no directory."""
+
+    def readdir(self, parent: int) -> Iterable[tuple[bytes, Attr]]:
+        """Entries of directory `parent` (no `.`/`..`), each name once, in a stable order. ENOTDIR."""
+
+    def mknod(self, parent: int, name: bytes, mode: int, rdev: int, uid: int, gid: int) -> Attr:
+        """Create a file, directory, FIFO, socket or device node (`mode` has the type). EEXIST if name exists."""
+
+    def symlink(self, parent: int, name: bytes, target: bytes, uid: int, gid: int) -> Attr:
+        """Create a symlink to `target` (mode 0o120777). EEXIST if name exists."""
+
+    def readlink(self, ino: int) -> bytes:
+        """Target of symlink `ino`. EINVAL if it is no symlink."""
+
+    def link(self, ino: int, new_parent: int, new_name: bytes) -> Attr:
+        """Add a hard link; returns the inode's new attributes. EEXIST, EPERM for directories."""
+
+    def unlink(self, parent: int, name: bytes) -> Attr:
+        """Remove a non-directory entry; returns the inode after (nlink 0 = orphan kept until `purge`). EISDIR."""
+
+    def rmdir(self, parent: int, name: bytes) -> None:
+        """Remove an empty directory. ENOTEMPTY, ENOTDIR, ENOENT."""
+
+    def rename(self, parent: int, name: bytes, new_parent: int, new_name: bytes) -> Attr | None:
+        """Move an entry, replacing what `new_name` held; returns the replaced inode after (nlink 0 = orphan).
+
+        EINVAL when moving a directory into itself, EISDIR/ENOTDIR when the types
+        clash, ENOTEMPTY for a non-empty target directory. Renaming onto another
+        name of the same inode does nothing and returns None.
+        """
+
+    def setattr(self, ino: int, changes: AttrChanges) -> Attr:
+        """Apply `changes` (see AttrChanges) and set ctime; returns the new attributes."""
+
+    def read(self, ino: int, off: int, size: int) -> bytes:
+        """Up to `size` bytes at `off`; holes read as zeros; short only at end of file."""
+
+    def write(self, ino: int, data: StagedData, mtime_ns: int) -> Attr:
+        """Store staged contents: size becomes `data.size`, dirty ranges are replaced; mtime=ctime=`mtime_ns`.
+
+        Idempotent: calling it again with the same data leaves the same file.
+        """
+
+    def purge(self, ino: int) -> None:
+        """Delete an orphan (nlink 0) inode and its data once nobody holds it. A missing inode is fine."""
+
+    def forget(self, ino: int) -> None:
+        """The kernel holds `ino` no more; a path-based driver may drop its mapping. Others ignore it."""
+
+    def getxattr(self, ino: int, name: bytes) -> bytes:
+        """Value of extended attribute `name`. ENODATA if unset."""
+
+    def listxattr(self, ino: int) -> list[bytes]:
+        """Names of all extended attributes of `ino`."""
+
+    def setxattr(self, ino: int, name: bytes, value: bytes, flags: int) -> None:
+        """Set an extended attribute; XATTR_CREATE → EEXIST if set, XATTR_REPLACE → ENODATA if unset."""
+
+    def removexattr(self, ino: int, name: bytes) -> None:
+        """Remove an extended attribute. ENODATA if unset."""
+
+    def statfs(self) -> StatFs:
+        """Capacity figures for statfs(2)."""
+
+    def close(self) -> None:
+        """Release connections and locks; the driver is not used again."""
+
+
+@dataclass(frozen=True)
+class DriverSpec:
+    """How a mount-source scheme becomes a driver; registered under entry-point group `cloudfs.drivers`.
+
+    `parse` checks the location (the source after `scheme:`) and raises
+    SourceError (exit 2) before any I/O; `open` connects and raises StoreError
+    (exit 1) when the store cannot be used. `options` are the driver-specific
+    `-o` names it accepts; `open` receives their values together with the
+    generic `uid`, `gid`, `umask` and `ro` when given.
+    """
+
+    scheme: str
+    summary: str
+    parse: Callable[[str], object]
+    open: Callable[[object, Mapping[str, str]], Driver]
+    options: frozenset[str] = frozenset()

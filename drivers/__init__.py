@@ -1,0 +1,1 @@
+"""Storage drivers, installed as `cloudfs.drivers` (one package per driver)."""
