@@ -1,0 +1,126 @@
+"""The S3 driver's mount source: `s3:bucket[/prefix]` or `s3://bucket/prefix`.
+
+`parse` checks the bucket name and prefix before any I/O; `open` builds a
+client from the standard AWS chain (plus the endpoint, region and profile
+options), finds the bucket's region when none is given, and proves the
+bucket is usable with one HeadBucket, failing with one clear line if not.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+
+from cloudfs.driver import DriverSpec
+from cloudfs.errors import SourceError, StoreError
+
+from .driver import S3Driver
+from .layout import Defaults
+from .store import Store, error_code
+
+log = logging.getLogger(__name__)
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class Location:
+    """A parsed S3 location: bucket and key prefix (empty, or ending in `/`)."""
+
+    bucket: str
+    prefix: str
+
+
+def parse(location: str) -> Location:
+    """Parse `bucket`, `bucket/prefix` or `//bucket/prefix`; SourceError for a bad bucket name."""
+    text = location[2:] if location.startswith("//") else location
+    bucket, _, prefix = text.partition("/")
+    if not _BUCKET.match(bucket) or ".." in bucket:
+        raise SourceError(f"invalid S3 bucket name {bucket!r}: 3-63 lowercase letters, digits, '.' or '-'")
+    prefix = prefix.strip("/")
+    if "//" in prefix:
+        raise SourceError(f"invalid S3 prefix {prefix!r}: empty path component")
+    return Location(bucket, prefix + "/" if prefix else "")
+
+
+def _client(options: Mapping[str, str], region: str | None) -> Any:
+    """An S3 client from the AWS chain plus options; botocore's own retries off (ours apply)."""
+    session = boto3.Session(profile_name=options.get("profile") or None)
+    endpoint = options.get("endpoint") or None
+    custom = endpoint or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    config = Config(
+        retries={"total_max_attempts": 1},
+        connect_timeout=10,
+        read_timeout=60,
+        max_pool_connections=32,
+        s3={"addressing_style": "path" if custom else "auto"},
+    )
+    region = region or session.region_name or "us-east-1"
+    return session.client("s3", endpoint_url=endpoint, region_name=region, config=config)
+
+
+def _bucket_region(client: Any, bucket: str) -> str | None:
+    """The bucket's region from HeadBucket's `x-amz-bucket-region` header (sent even on 301/403)."""
+    try:
+        r = client.head_bucket(Bucket=bucket)
+        return r["ResponseMetadata"]["HTTPHeaders"].get("x-amz-bucket-region")
+    except ClientError as exc:
+        return exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region")
+
+
+def _check(client: Any, bucket: str) -> None:
+    """HeadBucket once; one clear StoreError line for a missing bucket, denial or bad credentials."""
+    try:
+        client.head_bucket(Bucket=bucket)
+    except NoCredentialsError:
+        raise StoreError(
+            "no AWS credentials found (set AWS_PROFILE, AWS_ACCESS_KEY_ID, or -o profile=)"
+        ) from None
+    except ClientError as exc:
+        code = error_code(exc)
+        if code in ("404", "NoSuchBucket", "NotFound"):
+            raise StoreError(f"S3 bucket {bucket!r} does not exist") from None
+        if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            raise StoreError(f"access to S3 bucket {bucket!r} denied: check credentials and policy") from None
+        raise StoreError(f"S3 bucket {bucket!r} cannot be used: {code}") from None
+    except BotoCoreError as exc:
+        raise StoreError(f"S3 endpoint unreachable for bucket {bucket!r}: {exc}") from None
+
+
+def open_driver(settings: object, options: Mapping[str, str]) -> S3Driver:
+    """Connect to the bucket and return a driver; StoreError (exit 1) when it cannot be used."""
+    assert isinstance(settings, Location)
+    try:
+        region = options.get("region") or None
+        client = _client(options, region)
+        if region is None:
+            found = _bucket_region(client, settings.bucket)
+            if found and found != client.meta.region_name:
+                client = _client(options, found)
+        _check(client, settings.bucket)
+    except ProfileNotFound as exc:
+        raise StoreError(str(exc)) from None
+    umask = int(options.get("umask", "022"), 8)
+    defaults = Defaults(
+        uid=int(options.get("uid", os.getuid())), gid=int(options.get("gid", os.getgid())), umask=umask
+    )
+    no_metadata = options.get("no_metadata", "0").lower() not in ("0", "false", "no")
+    log.info("mounted s3://%s/%s (region %s)", settings.bucket, settings.prefix, client.meta.region_name)
+    return S3Driver(Store(client, settings.bucket, settings.prefix), defaults, no_metadata=no_metadata)
+
+
+SPEC = DriverSpec(
+    scheme="s3",
+    summary="an S3 bucket or prefix in the s3fs-fuse layout (s3:bucket[/prefix])",
+    parse=parse,
+    open=open_driver,
+    options=frozenset({"endpoint", "region", "profile", "no_metadata"}),
+)

@@ -1,0 +1,102 @@
+"""The driver's metadata cache: entries, directory listings and known-absent paths, with a TTL.
+
+It is what keeps the driver frugal: a listing fills entries for all its
+children, and a fresh listing answers "absent" for names it does not hold,
+so creating a file in a listed directory needs no lookup request at all.
+The cache only remembers; it never talks to S3.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from .inodes import parent_of, under
+from .layout import Entry
+
+
+class MetaCache:
+    """Path → entry, directory → child names, and path → absent, each valid for `ttl` seconds."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._lock = threading.RLock()
+        self._entries: dict[str, tuple[Entry, float]] = {}
+        self._lists: dict[str, tuple[set[str], float]] = {}
+        self._absent: dict[str, float] = {}
+
+    def _fresh(self, stamp: float) -> bool:
+        """True while something cached at `stamp` is still valid."""
+        return time.monotonic() - stamp < self.ttl
+
+    def entry(self, path: str) -> Entry | None:
+        """The fresh entry of `path`, if any."""
+        with self._lock:
+            hit = self._entries.get(path)
+            return hit[0] if hit and self._fresh(hit[1]) else None
+
+    def any_entry(self, path: str) -> Entry | None:
+        """The entry of `path` even if stale (to compare with a new listing)."""
+        with self._lock:
+            hit = self._entries.get(path)
+            return hit[0] if hit else None
+
+    def known_absent(self, path: str) -> bool:
+        """True when `path` is known absent: a fresh negative entry, or a fresh parent listing without it."""
+        with self._lock:
+            stamp = self._absent.get(path)
+            if stamp is not None and self._fresh(stamp):
+                return True
+            listing = self._lists.get(parent_of(path)) if path else None
+            name = path.rpartition("/")[2]
+            return bool(listing and self._fresh(listing[1]) and name not in listing[0])
+
+    def names(self, path: str) -> set[str] | None:
+        """The fresh child names of directory `path`, if listed."""
+        with self._lock:
+            hit = self._lists.get(path)
+            return set(hit[0]) if hit and self._fresh(hit[1]) else None
+
+    def put(self, path: str, entry: Entry) -> None:
+        """Remember `entry` for `path` and add it to its parent's listing if that is cached."""
+        with self._lock:
+            now = time.monotonic()
+            self._entries[path] = (entry, now)
+            self._absent.pop(path, None)
+            listing = self._lists.get(parent_of(path)) if path else None
+            if listing is not None:
+                listing[0].add(path.rpartition("/")[2])
+
+    def put_listing(self, path: str, children: dict[str, Entry]) -> None:
+        """Remember a whole directory level."""
+        with self._lock:
+            now = time.monotonic()
+            for name, entry in children.items():
+                child = f"{path}/{name}" if path else name
+                self._entries[child] = (entry, now)
+                self._absent.pop(child, None)
+            self._lists[path] = (set(children), now)
+
+    def remove(self, path: str) -> None:
+        """`path` is gone: forget it, drop it from its parent's listing, remember it absent."""
+        with self._lock:
+            self._entries.pop(path, None)
+            self._lists.pop(path, None)
+            self._absent[path] = time.monotonic()
+            listing = self._lists.get(parent_of(path)) if path else None
+            if listing is not None:
+                listing[0].discard(path.rpartition("/")[2])
+
+    def drop_tree(self, path: str) -> None:
+        """Forget everything at or under `path` (after a directory rename)."""
+        with self._lock:
+            for table in (self._entries, self._lists, self._absent):
+                for p in [p for p in table if under(p, path)]:
+                    del table[p]
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._entries.clear()
+            self._lists.clear()
+            self._absent.clear()

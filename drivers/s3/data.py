@@ -1,0 +1,214 @@
+"""The S3 driver's data and attribute calls: read, write, truncate, setattr, xattrs.
+
+Kept apart from the namespace calls in `driver.py` for size. Small files are
+one PUT; large ones a multipart upload that copies unchanged parts. Attribute
+changes rewrite headers with a metadata-only copy of the object onto itself
+(a directory marker is PUT again instead: SeaweedFS cannot copy it).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+from typing import TYPE_CHECKING
+
+from cloudfs.driver import XATTR_CREATE, XATTR_REPLACE, Attr, AttrChanges, StagedData
+from cloudfs.errors import FsError
+
+from .layout import Entry, now_ns
+from .transfer import MAX_COPY, Multipart, check_size, copy_large, part_size_for, upload
+
+if TYPE_CHECKING:
+    from .driver import S3Driver
+
+log = logging.getLogger(__name__)
+
+
+class _Resized:
+    """An object's current contents cut or zero-extended to `size`: a truncate's StagedData."""
+
+    def __init__(self, driver: S3Driver, path: str, old_size: int, size: int) -> None:
+        self._driver = driver
+        self._path = path
+        self._old = old_size
+        self.size = size
+
+    def dirty_ranges(self) -> list[tuple[int, int]]:
+        """Only the zero-filled tail changed."""
+        return [(self._old, self.size)] if self.size > self._old else []
+
+    def read(self, off: int, size: int) -> bytes:
+        """Old bytes below the old size, zeros above."""
+        end = min(off + size, self.size)
+        kept = self._driver.store.get(self._path, off, min(end, self._old)) if off < self._old else b""
+        return kept + bytes(max(0, end - off - len(kept)))
+
+
+class DataOps:
+    """Mixin of S3Driver: data, attribute and xattr calls."""
+
+    def _fetch_range(self: S3Driver, ino: int, start: int, end: int) -> bytes:
+        """One ranged GET of `ino`'s object (an orphan reads the object it was unlinked from)."""
+        with self._lock:
+            orphan = self._orphans.get(ino)
+        path = orphan[0] if orphan else self._path(ino)
+        return self.store.get(path, start, end)
+
+    def read(self: S3Driver, ino: int, off: int, size: int) -> bytes:
+        """Ranged GETs with readahead for sequential readers; holes are zeros."""
+        with self._lock:
+            orphan = self._orphans.get(ino)
+            pending = self._pending.get(ino)
+        if pending is not None:
+            return bytes(max(0, min(off + size, pending.size) - off))
+        e = orphan[1] if orphan else self._existing(ino)[1]
+        if e.is_dir:
+            raise FsError(errno.EISDIR, "is a directory")
+        return self.reader.read(ino, off, size, e.size)
+
+    def _upload(self: S3Driver, path: str, data: StagedData, e: Entry, old: Entry | None) -> str | None:
+        """Store `data` as `path` with `e`'s headers: one PUT, or multipart copying unchanged parts."""
+        check_size(data.size)
+        meta = self._headers(e)
+        if data.size <= self.part_size:
+            return self.store.put(path, data.read(0, data.size), meta)
+        part = part_size_for(data.size, self.part_size)
+        job = Multipart(self.store, self.pool, path, meta)
+        return upload(job, data, part, old.size if old else 0, old.etag if old else None)
+
+    def write(self: S3Driver, ino: int, data: StagedData, mtime_ns: int) -> Attr:
+        """Upload staged contents; a file unlinked meanwhile is not resurrected."""
+        with self._lock:
+            orphan = self._orphans.get(ino)
+            pending = self._pending.get(ino)
+        if orphan is not None:
+            return self._attr(ino, orphan[1].copy(size=data.size, mtime_ns=mtime_ns), nlink=0)
+        path = self._path(ino)
+        old = None if pending else self._entry(path, full=True)
+        base = (
+            pending or old or self._new_entry(self.defaults.file_mode(), self.defaults.uid, self.defaults.gid)
+        )
+        e = base.copy(size=data.size, mtime_ns=mtime_ns, ctime_ns=mtime_ns, full=True, stamp=0)
+        remote = old if old is not None and old.etag else None
+        e.etag = self._upload(path, data, e, remote)
+        with self._lock:
+            if self._pending.get(ino) is pending:
+                self._pending.pop(ino, None)
+        self.reader.drop(ino)
+        self.cache.put(path, e)
+        return self._attr(ino, e)
+
+    def _flush_pending(self: S3Driver, ino: int) -> None:
+        """Upload a new file the core never wrote (mknod(2), or a truncate before any write)."""
+        with self._lock:
+            e = self._pending.pop(ino, None)
+        if e is None:
+            return
+        path = self._path(ino)
+        try:
+            e.etag = self.store.put(path, bytes(e.size), self._headers(e))
+        except FsError:
+            with self._lock:
+                self._pending[ino] = e
+            raise
+        self.cache.put(path, e.copy(stamp=0))
+
+    def _store_attrs(self: S3Driver, ino: int, path: str, old: Entry, e: Entry) -> Entry:
+        """Make `e`'s attributes durable: nothing for a local file, a marker PUT or a self-copy."""
+        with self._lock:
+            if ino in self._pending:
+                self._pending[ino] = e
+                return e
+        if e.is_dir:
+            self._dir_attrs[ino] = e
+            if path:
+                self.store.put(path + "/", b"", self._headers(e), is_dir=True)
+        elif not self.no_metadata:
+            meta = self._headers(e)
+            if old.size > MAX_COPY:
+                copy_large(Multipart(self.store, self.pool, path, meta), path, old.size, old.etag)
+            else:
+                self.store.copy(path, path, meta)
+        if path:
+            self.cache.put(path, e)
+        return e
+
+    def setattr(self: S3Driver, ino: int, changes: AttrChanges) -> Attr:
+        """chmod/chown/utimens rewrite headers; a size change re-uploads (copying unchanged parts)."""
+        path, old = self._existing(ino, full=True)
+        t = now_ns()
+        if self.no_metadata and (
+            (changes.mode is not None and changes.mode != old.mode & 0o7777)
+            or changes.uid not in (None, old.uid)
+            or changes.gid not in (None, old.gid)
+        ):
+            raise FsError(errno.EPERM, "no_metadata: modes and owners are fixed")
+        e = old.copy(
+            mode=old.mode if changes.mode is None else (old.mode & ~0o7777) | changes.mode,
+            uid=old.uid if changes.uid is None else changes.uid,
+            gid=old.gid if changes.gid is None else changes.gid,
+            atime_ns=old.atime_ns if changes.atime_ns is None else changes.atime_ns,
+            mtime_ns=old.mtime_ns if changes.mtime_ns is None else changes.mtime_ns,
+            ctime_ns=t,
+            full=True,
+            has_meta=not self.no_metadata,
+        )
+        if changes.size is not None:
+            if e.is_dir:
+                raise FsError(errno.EISDIR, "cannot truncate a directory")
+            return self._attr(ino, self._truncate(ino, path, old, e, changes.size))
+        return self._attr(ino, self._store_attrs(ino, path, old, e))
+
+    def _truncate(self: S3Driver, ino: int, path: str, old: Entry, e: Entry, size: int) -> Entry:
+        """Cut or zero-extend the object to `size` (mtime now unless given)."""
+        if e.mtime_ns == old.mtime_ns:
+            e.mtime_ns = e.ctime_ns
+        e.size = size
+        with self._lock:
+            if ino in self._pending:
+                self._pending[ino] = e
+                self.cache.put(path, e)
+                return e
+        if size == old.size:
+            return self._store_attrs(ino, path, old, e)
+        e.stamp = 0
+        e.etag = self._upload(path, _Resized(self, path, old.size, size), e, old)
+        self.reader.drop(ino)
+        self.cache.put(path, e)
+        return e
+
+    # -- extended attributes ---------------------------------------------
+
+    def _xattr_entry(self: S3Driver, ino: int) -> tuple[str, Entry]:
+        """Path and full entry of `ino`, refusing xattrs under no_metadata."""
+        if self.no_metadata:
+            raise FsError(errno.ENOTSUP, "no_metadata: no extended attributes")
+        return self._existing(ino, full=True)
+
+    def getxattr(self: S3Driver, ino: int, name: bytes) -> bytes:
+        """One xattr value from the headers (HEAD only if not cached)."""
+        try:
+            return self._xattr_entry(ino)[1].xattrs[name]
+        except KeyError:
+            raise FsError(errno.ENODATA, "no such attribute") from None
+
+    def listxattr(self: S3Driver, ino: int) -> list[bytes]:
+        """All xattr names from the headers."""
+        return sorted(self._xattr_entry(ino)[1].xattrs)
+
+    def setxattr(self: S3Driver, ino: int, name: bytes, value: bytes, flags: int) -> None:
+        """Set one xattr: a metadata-only self-copy (or marker PUT)."""
+        path, old = self._xattr_entry(ino)
+        if flags & XATTR_CREATE and name in old.xattrs:
+            raise FsError(errno.EEXIST, "attribute exists")
+        if flags & XATTR_REPLACE and name not in old.xattrs:
+            raise FsError(errno.ENODATA, "no such attribute")
+        self._store_attrs(ino, path, old, old.copy(xattrs={**old.xattrs, name: value}, ctime_ns=now_ns()))
+
+    def removexattr(self: S3Driver, ino: int, name: bytes) -> None:
+        """Remove one xattr: a metadata-only self-copy (or marker PUT)."""
+        path, old = self._xattr_entry(ino)
+        if name not in old.xattrs:
+            raise FsError(errno.ENODATA, "no such attribute")
+        rest = {k: v for k, v in old.xattrs.items() if k != name}
+        self._store_attrs(ino, path, old, old.copy(xattrs=rest, ctime_ns=now_ns()))

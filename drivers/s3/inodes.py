@@ -1,0 +1,89 @@
+"""The per-mount inode table: S3 is path-based, the protocol speaks inode numbers.
+
+Numbers are handed out on first sight of a path and never reused within a
+mount; the root is ROOT_INO with path "". A rename moves a path and all its
+descendants; `forget` may drop a number, after which the path gets a new one.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+
+from cloudfs.driver import ROOT_INO
+from cloudfs.errors import FsError
+
+
+def parent_of(path: str) -> str:
+    """The parent directory's path ("" for entries of the root)."""
+    return path.rpartition("/")[0]
+
+
+def join(parent: str, name: bytes) -> str:
+    """The path of `name` in directory `parent`."""
+    text = name.decode("utf-8", "surrogateescape")
+    return f"{parent}/{text}" if parent else text
+
+
+def under(path: str, top: str) -> bool:
+    """True when `path` is `top` or inside it."""
+    return path == top or path.startswith(top + "/")
+
+
+class InodeTable:
+    """Thread-safe ino ↔ path mapping."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._paths: dict[int, str] = {ROOT_INO: ""}
+        self._inos: dict[str, int] = {"": ROOT_INO}
+        self._next = ROOT_INO + 1
+
+    def path(self, ino: int) -> str:
+        """The path of `ino`; ENOENT when the number is unknown (forgotten or never given)."""
+        with self._lock:
+            try:
+                return self._paths[ino]
+            except KeyError:
+                raise FsError(errno.ENOENT, f"unknown inode {ino}") from None
+
+    def ino(self, path: str) -> int:
+        """The number of `path`, handing out a new one on first sight."""
+        with self._lock:
+            ino = self._inos.get(path)
+            if ino is None:
+                ino = self._next
+                self._next += 1
+                self._inos[path] = ino
+                self._paths[ino] = path
+            return ino
+
+    def known(self, path: str) -> int | None:
+        """The number of `path` if it has one."""
+        with self._lock:
+            return self._inos.get(path)
+
+    def detach(self, path: str) -> int | None:
+        """Unbind `path` from its number (the number keeps the old path); returns the number."""
+        with self._lock:
+            return self._inos.pop(path, None)
+
+    def move(self, old: str, new: str) -> None:
+        """Rename `old` and everything under it to `new`; whatever held those paths is unbound."""
+        with self._lock:
+            for path in [p for p in self._inos if under(p, new)]:
+                del self._inos[path]
+            for path in [p for p in self._inos if under(p, old)]:
+                ino = self._inos.pop(path)
+                moved = new + path[len(old) :]
+                self._inos[moved] = ino
+                self._paths[ino] = moved
+
+    def drop(self, ino: int) -> None:
+        """Forget `ino` (not the root)."""
+        with self._lock:
+            if ino == ROOT_INO:
+                return
+            path = self._paths.pop(ino, None)
+            if path is not None and self._inos.get(path) == ino:
+                del self._inos[path]

