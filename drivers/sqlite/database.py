@@ -180,6 +180,7 @@ class Database:
             )
         if not self.read_only:
             self._purge_orphans()
+        log.debug("opened %s: %s", self.path, self.pragmas())
         return int(meta["block_size"])
 
     def _create(self, options: Mapping[str, str]) -> None:
@@ -216,6 +217,12 @@ class Database:
             count = db.execute("DELETE FROM inodes WHERE nlink = 0").rowcount
         if count:
             log.info("purged %d orphaned inodes left in %s", count, self.path)
+
+    def pragmas(self) -> dict[str, object]:
+        """The connection settings durability and integrity rest on, as SQLite reports them."""
+        names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+        with self.read() as db:
+            return {name: db.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

@@ -9,6 +9,7 @@ with nlink 0 until `purge` (or the next open, after a crash).
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import os
@@ -44,12 +45,12 @@ _INODE_COST = 512
 class SqliteDriver:
     """A fully POSIX driver on one SQLite database file held by one mount at a time.
 
-    Attributes: `capabilities`, `path`. Caveat: all calls share one connection,
+    Attributes: `capabilities`, `path`, `database` (the open file). Caveat: all calls share one connection,
     so they run one at a time (see `database` for why).
     """
 
     def __init__(self, db: Database) -> None:
-        self._db = db
+        self.database = db
         self.path = db.path
         self.capabilities = Capabilities(
             hard_links=True,
@@ -118,7 +119,7 @@ class SqliteDriver:
     ) -> Attr:
         """Insert a new inode under `parent`/`name` in one transaction; EEXIST if taken."""
         is_dir = stat.S_ISDIR(mode)
-        with self._db.write() as db:
+        with self.database.write() as db:
             self._dir(db, parent)
             if self._child(db, parent, name) is not None:
                 raise FsError(errno.EEXIST, f"{name!r} exists in directory {parent}")
@@ -137,18 +138,18 @@ class SqliteDriver:
 
     def getattr(self, ino: int) -> Attr:
         """Attributes of `ino`. ENOENT if it no longer exists."""
-        with self._db.read() as db:
+        with self.database.read() as db:
             return self._attr(db, ino)
 
     def lookup(self, parent: int, name: bytes) -> Attr:
         """Attributes of entry `name` in directory `parent`. ENOENT, ENOTDIR."""
-        with self._db.read() as db:
+        with self.database.read() as db:
             return self._existing_child(db, parent, name)
 
     def readdir(self, parent: int) -> list[tuple[bytes, Attr]]:
         """Entries of directory `parent` sorted by name (a stable order). ENOTDIR."""
         cols = ", ".join(f"i.{c.strip()}" for c in _ATTR_COLS.split(","))
-        with self._db.read() as db:
+        with self.database.read() as db:
             self._dir(db, parent)
             rows = db.execute(
                 f"SELECT d.name, {cols} FROM dentries d JOIN inodes i ON i.ino = d.ino"
@@ -159,7 +160,7 @@ class SqliteDriver:
 
     def readlink(self, ino: int) -> bytes:
         """Target of symlink `ino`. EINVAL if it is no symlink."""
-        with self._db.read() as db:
+        with self.database.read() as db:
             attr = self._attr(db, ino)
             if not stat.S_ISLNK(attr.mode):
                 raise FsError(errno.EINVAL, f"inode {ino} is not a symlink")
@@ -182,7 +183,7 @@ class SqliteDriver:
 
     def link(self, ino: int, new_parent: int, new_name: bytes) -> Attr:
         """Add a hard link. EEXIST, EPERM for directories, ENOENT for an orphan."""
-        with self._db.write() as db:
+        with self.database.write() as db:
             attr = self._attr(db, ino)
             if stat.S_ISDIR(attr.mode):
                 raise FsError(errno.EPERM, f"inode {ino} is a directory")
@@ -192,16 +193,14 @@ class SqliteDriver:
             if self._child(db, new_parent, new_name) is not None:
                 raise FsError(errno.EEXIST, f"{new_name!r} exists in directory {new_parent}")
             now = time.time_ns()
-            db.execute(
-                "INSERT INTO dentries (parent, name, ino) VALUES (?, ?, ?)", (new_parent, new_name, ino)
-            )
+            db.execute("INSERT INTO dentries (parent, name, ino) VALUES (?, ?, ?)", (new_parent, new_name, ino))
             self._update(db, ino, 1, ctime_ns=now)
             self._entries_changed(db, new_parent, now)
             return self._attr(db, ino)
 
     def unlink(self, parent: int, name: bytes) -> Attr:
         """Remove a non-directory entry; returns the inode after (nlink 0 = orphan). EISDIR."""
-        with self._db.write() as db:
+        with self.database.write() as db:
             attr = self._existing_child(db, parent, name)
             if stat.S_ISDIR(attr.mode):
                 raise FsError(errno.EISDIR, f"{name!r} in directory {parent} is a directory")
@@ -213,7 +212,7 @@ class SqliteDriver:
 
     def rmdir(self, parent: int, name: bytes) -> None:
         """Remove an empty directory and its inode. ENOTEMPTY, ENOTDIR, ENOENT."""
-        with self._db.write() as db:
+        with self.database.write() as db:
             attr = self._existing_child(db, parent, name)
             if not stat.S_ISDIR(attr.mode):
                 raise FsError(errno.ENOTDIR, f"{name!r} in directory {parent} is not a directory")
@@ -230,7 +229,7 @@ class SqliteDriver:
         clash, ENOTEMPTY for a non-empty target directory; another name of the
         same inode is left alone and None returned.
         """
-        with self._db.write() as db:
+        with self.database.write() as db:
             src = self._existing_child(db, parent, name)
             self._dir(db, new_parent)
             src_is_dir = stat.S_ISDIR(src.mode)
@@ -254,7 +253,9 @@ class SqliteDriver:
             dst_lost = 1 if replaced is not None and stat.S_ISDIR(replaced.mode) else 0
             self._entries_changed(db, parent, now, -moved_dir_links)
             self._entries_changed(db, new_parent, now, moved_dir_links - dst_lost)
-            return None if replaced is None else self._attr(db, replaced.ino)
+            if replaced is None or dst_lost:
+                return replaced
+            return self._attr(db, replaced.ino)
 
     def _check_not_into_itself(self, db: sqlite3.Connection, src_ino: int, new_parent: int) -> None:
         """EINVAL if `new_parent` is directory `src_ino` or lies below it (walks parents up)."""
@@ -266,7 +267,12 @@ class SqliteDriver:
             ino = None if row is None else row[0]
 
     def _replace_target(self, db: sqlite3.Connection, src_is_dir: bool, dst_ino: int, now: int) -> Attr:
-        """Check that `dst_ino` may be replaced, then drop its link; returns its old attributes."""
+        """Check that `dst_ino` may be replaced, then drop its link.
+
+        Returns the old attributes of a file, and the final ones (nlink 0) of a
+        directory: a directory holds no data, so it goes at once as with rmdir
+        instead of waiting for a `purge` the core never sends for directories.
+        """
         dst = self._attr(db, dst_ino)
         dst_is_dir = stat.S_ISDIR(dst.mode)
         if src_is_dir and not dst_is_dir:
@@ -276,7 +282,9 @@ class SqliteDriver:
         if dst_is_dir:
             if db.execute("SELECT 1 FROM dentries WHERE parent = ? LIMIT 1", (dst_ino,)).fetchone():
                 raise FsError(errno.ENOTEMPTY, f"directory {dst_ino} is not empty")
-            self._update(db, dst_ino, -dst.nlink, ctime_ns=now)
+            db.execute("DELETE FROM dentries WHERE ino = ?", (dst_ino,))
+            db.execute("DELETE FROM inodes WHERE ino = ?", (dst_ino,))
+            return dataclasses.replace(dst, nlink=0, ctime_ns=now)
         else:
             self._update(db, dst_ino, -1, ctime_ns=now)
         return dst
@@ -285,7 +293,7 @@ class SqliteDriver:
 
     def setattr(self, ino: int, changes: AttrChanges) -> Attr:
         """Apply `changes` and set ctime; a size change truncates or extends with zeros."""
-        with self._db.write() as db:
+        with self.database.write() as db:
             attr = self._attr(db, ino)
             now = time.time_ns()
             cols: dict[str, int] = {"ctime_ns": now}
@@ -318,14 +326,14 @@ class SqliteDriver:
 
     def read(self, ino: int, off: int, size: int) -> bytes:
         """Up to `size` bytes at `off`; holes read as zeros; short only at end of file."""
-        with self._db.read() as db:
+        with self.database.read() as db:
             attr = self._attr(db, ino)
             self._check_regular(attr)
             return blocks.read_range(db, ino, attr.size, off, size, self.capabilities.block_size)
 
     def write(self, ino: int, data: StagedData, mtime_ns: int) -> Attr:
         """Store staged contents in one transaction: dirty blocks, new size, mtime=ctime=`mtime_ns`."""
-        with self._db.write() as db:
+        with self.database.write() as db:
             self._check_regular(self._attr(db, ino))
             count = blocks.store_staged(db, ino, data, self.capabilities.block_size)
             self._update(db, ino, size=data.size, mtime_ns=mtime_ns, ctime_ns=mtime_ns)
@@ -334,7 +342,7 @@ class SqliteDriver:
 
     def purge(self, ino: int) -> None:
         """Delete orphan `ino` with its blocks and xattrs; a missing or linked inode is left alone."""
-        with self._db.write() as db:
+        with self.database.write() as db:
             cur = db.execute("DELETE FROM inodes WHERE ino = ? AND nlink = 0", (ino,))
         if cur.rowcount:
             log.debug("purged orphan inode %d", ino)
@@ -346,7 +354,7 @@ class SqliteDriver:
 
     def getxattr(self, ino: int, name: bytes) -> bytes:
         """Value of extended attribute `name`. ENODATA if unset."""
-        with self._db.read() as db:
+        with self.database.read() as db:
             self._attr(db, ino)
             row = db.execute("SELECT value FROM xattrs WHERE ino = ? AND name = ?", (ino, name)).fetchone()
         if row is None:
@@ -355,7 +363,7 @@ class SqliteDriver:
 
     def listxattr(self, ino: int) -> list[bytes]:
         """Names of all extended attributes of `ino`, sorted."""
-        with self._db.read() as db:
+        with self.database.read() as db:
             self._attr(db, ino)
             rows = db.execute("SELECT name FROM xattrs WHERE ino = ? ORDER BY name", (ino,)).fetchall()
         return [bytes(row[0]) for row in rows]
@@ -364,21 +372,19 @@ class SqliteDriver:
         """Set an extended attribute; XATTR_CREATE → EEXIST if set, XATTR_REPLACE → ENODATA if unset."""
         if len(value) > self.capabilities.max_xattr_value:
             raise FsError(errno.E2BIG, f"xattr value of {len(value)} bytes is too large")
-        with self._db.write() as db:
+        with self.database.write() as db:
             self._attr(db, ino)
             exists = db.execute("SELECT 1 FROM xattrs WHERE ino = ? AND name = ?", (ino, name)).fetchone()
             if exists and flags & XATTR_CREATE:
                 raise FsError(errno.EEXIST, f"inode {ino} already has xattr {name!r}")
             if not exists and flags & XATTR_REPLACE:
                 raise FsError(errno.ENODATA, f"inode {ino} has no xattr {name!r}")
-            db.execute(
-                "INSERT OR REPLACE INTO xattrs (ino, name, value) VALUES (?, ?, ?)", (ino, name, value)
-            )
+            db.execute("INSERT OR REPLACE INTO xattrs (ino, name, value) VALUES (?, ?, ?)", (ino, name, value))
             self._update(db, ino, ctime_ns=time.time_ns())
 
     def removexattr(self, ino: int, name: bytes) -> None:
         """Remove an extended attribute. ENODATA if unset."""
-        with self._db.write() as db:
+        with self.database.write() as db:
             self._attr(db, ino)
             cur = db.execute("DELETE FROM xattrs WHERE ino = ? AND name = ?", (ino, name))
             if not cur.rowcount:
@@ -392,7 +398,7 @@ class SqliteDriver:
         host = os.statvfs(self.path.parent)
         bs = self.capabilities.block_size
         free_bytes = host.f_bavail * host.f_frsize
-        with self._db.read() as db:
+        with self.database.read() as db:
             used_inodes = db.execute("SELECT count(*) FROM inodes").fetchone()[0]
         files_free = free_bytes // _INODE_COST
         return StatFs(
@@ -406,7 +412,7 @@ class SqliteDriver:
 
     def close(self) -> None:
         """Close the database and release the single-mount lock."""
-        self._db.close()
+        self.database.close()
 
 
 def open_driver(settings: object, options: Mapping[str, str]) -> SqliteDriver:
