@@ -7,6 +7,7 @@ import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from errno import ENOENT, EPERM
 
 import pytest
 
@@ -66,3 +67,15 @@ def pattern(size: int, seed: int = 1) -> bytes:
     """`size` bytes that differ at every offset within a 251-byte period, so misplaced bytes show."""
     period = bytes((i * 7 + seed) % 251 for i in range(251))
     return (period * (size // 251 + 1))[:size]
+
+
+def links_supported(driver: Driver, ino: int) -> bool:
+    """True if the driver has hard links; otherwise check it refuses one with EPERM."""
+    if driver.capabilities.hard_links:
+        return True
+    with fails_with(EPERM):
+        driver.link(ino, ROOT_INO, b"refused-link")
+    with fails_with(ENOENT):
+        driver.lookup(ROOT_INO, b"refused-link")
+    assert driver.getattr(ino).nlink == 1
+    return False
