@@ -7,7 +7,7 @@ import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from errno import ENOENT, EPERM
+from errno import ENOENT, ENOTSUP, EPERM
 
 import pytest
 
@@ -78,4 +78,19 @@ def links_supported(driver: Driver, ino: int) -> bool:
     with fails_with(ENOENT):
         driver.lookup(ROOT_INO, b"refused-link")
     assert driver.getattr(ino).nlink == 1
+    return False
+
+
+def xattrs_supported(driver: Driver, ino: int) -> bool:
+    """True if the driver has xattrs; otherwise check it refuses them with ENOTSUP."""
+    if driver.capabilities.xattrs:
+        return True
+    for call, args in (
+        (driver.setxattr, (ino, b"user.k", b"v", 0)),
+        (driver.getxattr, (ino, b"user.k")),
+        (driver.listxattr, (ino,)),
+        (driver.removexattr, (ino, b"user.k")),
+    ):
+        with fails_with(ENOTSUP):
+            call(*args)
     return False
