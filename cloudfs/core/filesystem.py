@@ -33,6 +33,8 @@ from cloudfs.errors import FsError
 
 log = logging.getLogger(__name__)
 
+XATTR_NAMESPACES = (b"user.", b"trusted.", b"security.")
+
 
 @dataclass
 class DirHandle:
@@ -357,7 +359,7 @@ class Filesystem:
 
     def getxattr(self, ino: int, name: bytes) -> bytes:
         """Value of an extended attribute."""
-        self._require_xattrs()
+        self._require_xattrs(name)
         return self.driver.getxattr(ino, name)
 
     def listxattr(self, ino: int) -> list[bytes]:
@@ -367,7 +369,7 @@ class Filesystem:
     def setxattr(self, ino: int, name: bytes, value: bytes, flags: int = 0) -> None:
         """Set an extended attribute."""
         self._check_writable()
-        self._require_xattrs()
+        self._require_xattrs(name)
         if len(value) > self.caps.max_xattr_value:
             raise FsError(errno.E2BIG, f"xattr value of {len(value)} bytes is over the store's limit")
         self.driver.setxattr(ino, name, value, flags)
@@ -376,7 +378,7 @@ class Filesystem:
     def removexattr(self, ino: int, name: bytes) -> None:
         """Remove an extended attribute."""
         self._check_writable()
-        self._require_xattrs()
+        self._require_xattrs(name)
         self.driver.removexattr(ino, name)
         self.cache.drop_attr(ino)
 
@@ -406,9 +408,13 @@ class Filesystem:
         if len(name) > self.caps.max_name_len:
             raise FsError(errno.ENAMETOOLONG, f"name of {len(name)} bytes is over {self.caps.max_name_len}")
 
-    def _require_xattrs(self) -> None:
+    def _require_xattrs(self, name: bytes) -> None:
         if not self.caps.xattrs:
             raise FsError(errno.ENOTSUP, "this store has no extended attributes")
+        if not name.startswith(XATTR_NAMESPACES):
+            # POSIX ACLs (system.posix_acl_*) stored as plain values would not change the mode bits,
+            # and cp -a would then skip its chmod: refuse them so tools fall back to chmod.
+            raise FsError(errno.EOPNOTSUPP, f"extended attribute namespace of {name!r} is not supported")
 
 
 def _without(changes: AttrChanges, name: str) -> AttrChanges:

@@ -7,6 +7,7 @@ import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from errno import ENOENT, ENOTSUP, EPERM
 
 import pytest
 
@@ -66,3 +67,30 @@ def pattern(size: int, seed: int = 1) -> bytes:
     """`size` bytes that differ at every offset within a 251-byte period, so misplaced bytes show."""
     period = bytes((i * 7 + seed) % 251 for i in range(251))
     return (period * (size // 251 + 1))[:size]
+
+
+def links_supported(driver: Driver, ino: int) -> bool:
+    """True if the driver has hard links; otherwise check it refuses one with EPERM."""
+    if driver.capabilities.hard_links:
+        return True
+    with fails_with(EPERM):
+        driver.link(ino, ROOT_INO, b"refused-link")
+    with fails_with(ENOENT):
+        driver.lookup(ROOT_INO, b"refused-link")
+    assert driver.getattr(ino).nlink == 1
+    return False
+
+
+def xattrs_supported(driver: Driver, ino: int) -> bool:
+    """True if the driver has xattrs; otherwise check it refuses them with ENOTSUP."""
+    if driver.capabilities.xattrs:
+        return True
+    for call, args in (
+        (driver.setxattr, (ino, b"user.k", b"v", 0)),
+        (driver.getxattr, (ino, b"user.k")),
+        (driver.listxattr, (ino,)),
+        (driver.removexattr, (ino, b"user.k")),
+    ):
+        with fails_with(ENOTSUP):
+            call(*args)
+    return False

@@ -116,13 +116,16 @@ def test_names_are_arbitrary_bytes(driver: Driver) -> None:
         assert driver.lookup(ROOT_INO, name).ino == ino
 
 
-def test_rmdir_removes_an_empty_directory(driver: Driver) -> None:
+def test_rmdir_removes_an_empty_directory_at_once(driver: Driver) -> None:
+    # The core purges only files, so a directory must not linger as an orphan.
     d = mkdir(driver, b"d")
     assert driver.rmdir(ROOT_INO, b"d") is None
     with fails_with(ENOENT):
         driver.lookup(ROOT_INO, b"d")
     assert driver.getattr(ROOT_INO).nlink == 2
     assert names(driver) == []
+    with fails_with(ENOENT):
+        driver.getattr(d.ino)
     driver.purge(d.ino)
 
 
