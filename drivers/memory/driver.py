@@ -75,8 +75,8 @@ class MemoryDriver:
 
     Attributes: `capabilities`; `calls`, a Counter of protocol calls by method
     name (failed and injected-failure calls included). Caveats: inode numbers
-    are never reused; removed directories, like unlinked files, stay as
-    nlink-0 orphans until `purge`.
+    are never reused; an unlinked file stays as an nlink-0 orphan until
+    `purge`, while a removed or replaced directory is deleted at once.
     """
 
     def __init__(
@@ -114,12 +114,9 @@ class MemoryDriver:
         return node
 
     def _dir(self, ino: int) -> Inode:
-        """A live directory; a removed one is gone as far as its entries go."""
         node = self._node(ino)
         if not node.is_dir:
             raise FsError(errno.ENOTDIR, f"inode {ino} is no directory")
-        if node.nlink == 0:
-            raise FsError(errno.ENOENT, f"directory {ino} was removed")
         return node
 
     def _child(self, parent: Inode, name: bytes) -> Inode:
@@ -219,11 +216,13 @@ class MemoryDriver:
         return node.attr()
 
     def _drop(self, parent: Inode, name: bytes, node: Inode, now: int) -> None:
-        """Remove entry `name` for `node` and the link it held."""
+        """Remove entry `name` for `node` and the link it held; a directory goes at once."""
         del parent.entries[name]
         if node.is_dir:
+            # The core purges only files, so a removed directory must not linger as an orphan.
             node.nlink = 0
             parent.nlink -= 1
+            del self._inodes[node.ino]
         else:
             node.nlink -= 1
         node.ctime_ns = now
@@ -241,7 +240,7 @@ class MemoryDriver:
 
     @_protocol_call
     def rmdir(self, parent: int, name: bytes) -> None:
-        """Remove an empty directory, kept as an orphan until `purge`."""
+        """Remove an empty directory; unlike a file it leaves no orphan behind."""
         parent_node = self._dir(parent)
         node = self._child(parent_node, name)
         if not node.is_dir:
