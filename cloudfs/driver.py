@@ -63,9 +63,7 @@ class AttrChanges:
 
     def empty(self) -> bool:
         """True when nothing would change."""
-        return all(
-            v is None for v in (self.mode, self.uid, self.gid, self.size, self.atime_ns, self.mtime_ns)
-        )
+        return all(v is None for v in (self.mode, self.uid, self.gid, self.size, self.atime_ns, self.mtime_ns))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,77 @@
+"""Read cache: recently read file data in block-aligned pieces, bounded in bytes.
+
+The kernel's page cache keeps what processes read; this cache sits below it
+and turns small or unaligned kernel reads into whole-block store reads, so
+a store with per-request cost is asked once per block, not once per read.
+Entries are dropped whenever the file changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+Fetch = Callable[[int, int], bytes]
+
+
+class ReadCache:
+    """LRU of `(ino, block index) → bytes`, at most `capacity` bytes in all."""
+
+    def __init__(self, block_size: int, capacity: int) -> None:
+        self.block_size = block_size
+        self.capacity = capacity
+        self._blocks: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def read(self, ino: int, off: int, size: int, file_size: int, fetch: Fetch) -> bytes:
+        """Bytes `[off, off+size)` of `ino`, fetching the missing blocks in one store read."""
+        end = min(off + size, file_size)
+        if end <= off:
+            return b""
+        first, last = off // self.block_size, (end - 1) // self.block_size
+        blocks = self._cached(ino, first, last)
+        missing = [i for i, b in enumerate(blocks) if b is None]
+        if missing:
+            lo, hi = first + missing[0], first + missing[-1]
+            start = lo * self.block_size
+            fetched = fetch(start, min((hi + 1) * self.block_size, file_size) - start)
+            for index in range(lo, hi + 1):
+                rel = (index - lo) * self.block_size
+                piece = fetched[rel : rel + self.block_size]
+                if blocks[index - first] is None:
+                    blocks[index - first] = piece
+                self._store(ino, index, piece)
+        data = b"".join(blocks)  # type: ignore[arg-type]
+        skip = off - first * self.block_size
+        return data[skip : skip + end - off]
+
+    def _cached(self, ino: int, first: int, last: int) -> list[bytes | None]:
+        with self._lock:
+            found: list[bytes | None] = []
+            for index in range(first, last + 1):
+                block = self._blocks.get((ino, index))
+                if block is not None:
+                    self._blocks.move_to_end((ino, index))
+                found.append(block)
+            return found
+
+    def _store(self, ino: int, index: int, block: bytes) -> None:
+        if len(block) > self.capacity:
+            return
+        with self._lock:
+            old = self._blocks.pop((ino, index), None)
+            if old is not None:
+                self._used -= len(old)
+            self._blocks[(ino, index)] = block
+            self._used += len(block)
+            while self._used > self.capacity:
+                _, evicted = self._blocks.popitem(last=False)
+                self._used -= len(evicted)
+
+    def invalidate(self, ino: int) -> None:
+        """Drop every cached block of `ino`."""
+        with self._lock:
+            for key in [k for k in self._blocks if k[0] == ino]:
+                self._used -= len(self._blocks.pop(key))

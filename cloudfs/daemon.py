@@ -1,0 +1,106 @@
+"""Going to the background without losing errors, and finding a running mount again.
+
+The parent forks before anything opens a connection or starts a thread; the
+child mounts and reports through a pipe, so the parent exits only once the
+mount is usable (0) or with the child's one-line error and exit code. Each
+running mount leaves its pid in a state file, so `cloudfs umount` can wait
+until everything is flushed and the process is gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+READY = b"ok\n"
+
+
+class Reporter:
+    """The child's end of the start-up pipe (or nothing, in the foreground)."""
+
+    def __init__(self, fd: int | None) -> None:
+        self._fd = fd
+
+    def ready(self) -> None:
+        """The mount works: let the parent exit 0, and detach from the terminal."""
+        if self._fd is None:
+            return
+        os.write(self._fd, READY)
+        os.close(self._fd)
+        self._fd = None
+        null = os.open(os.devnull, os.O_RDWR)
+        for stream in (0, 1, 2):
+            os.dup2(null, stream)
+        os.close(null)
+
+    def failed(self, code: int, message: str) -> None:
+        """Mounting failed: the parent prints `message` and exits `code`."""
+        if self._fd is None:
+            print(f"cloudfs: {message}", file=sys.stderr)
+            return
+        os.write(self._fd, f"{code}\n{message}\n".encode())
+        os.close(self._fd)
+        self._fd = None
+
+
+def run_in_background(child: Callable[[Reporter], int]) -> int:
+    """Fork; the child runs `child(reporter)`; the parent returns the start-up exit code."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        os.setsid()
+        code = 1
+        try:
+            code = child(Reporter(write_end))
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        report = pipe.read()
+    if report == READY:
+        return 0
+    _, status = os.waitpid(pid, 0)
+    if report:
+        code, _, message = report.decode(errors="replace").partition("\n")
+        print(f"cloudfs: {message.strip()}", file=sys.stderr)
+        return int(code)
+    print(f"cloudfs: the mount process ended before mounting (status {status})", file=sys.stderr)
+    return 1
+
+
+def state_file(mountpoint: str) -> Path:
+    """Where the pid of the process serving `mountpoint` is kept."""
+    base = Path("/run/cloudfs") if os.geteuid() == 0 else Path(os.environ.get("XDG_RUNTIME_DIR", "/tmp")) / "cloudfs"
+    digest = hashlib.sha256(os.path.realpath(mountpoint).encode()).hexdigest()[:16]
+    return base / f"{digest}.pid"
+
+
+def record_pid(mountpoint: str) -> Path:
+    """Write this process's pid for `mountpoint`."""
+    path = state_file(mountpoint)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{os.getpid()}\n")
+    return path
+
+
+def wait_for_exit(mountpoint: str, timeout: float) -> bool:
+    """Wait until the process that served `mountpoint` is gone; False on timeout."""
+    path = state_file(mountpoint)
+    try:
+        pid = int(path.read_text())
+    except (OSError, ValueError):
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+            return True
+        time.sleep(0.05)
+    return False

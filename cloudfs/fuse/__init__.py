@@ -1,0 +1,1 @@
+"""The llfuse binding: the only package that imports llfuse."""

@@ -1,0 +1,46 @@
+"""The one place where errors become kernel replies.
+
+`FsError` carries its errno through; anything else is a bug or an
+unexpected store fault: it is logged with its traceback and answered EIO.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import logging
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import llfuse
+
+from cloudfs.errors import FsError
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def to_fuse_error(exc: BaseException, operation: str) -> llfuse.FUSEError:
+    """The FUSEError the kernel gets for `exc` raised while serving `operation`."""
+    if isinstance(exc, FsError):
+        log.debug("%s: %s", operation, exc)
+        return llfuse.FUSEError(exc.errno)
+    log.error("%s failed unexpectedly", operation, exc_info=exc)
+    return llfuse.FUSEError(errno.EIO)
+
+
+def fuse_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a handler so every failure reaches the kernel as an errno."""
+
+    @functools.wraps(func)
+    def handler(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except llfuse.FUSEError:
+            raise
+        except Exception as exc:
+            raise to_fuse_error(exc, func.__name__) from None
+
+    return handler

@@ -1,0 +1,130 @@
+"""Mount options (`-o a,b=c`): generic mount(8) ones, the core's, and the driver's own.
+
+mount(8) and mount.fuse3 pass their generic options through to us, so those
+are accepted silently; anything we do not know is one clear error, never a
+silently ignored typo.
+"""
+
+from __future__ import annotations
+
+import grp
+import pwd
+from dataclasses import dataclass, field
+
+from cloudfs.errors import SourceError
+
+# Handled by mount(8), the kernel or systemd, or meaningless for FUSE: accepted and ignored.
+GENERIC_OPTIONS = frozenset(
+    {
+        "rw", "defaults", "auto", "noauto", "user", "users", "nouser", "owner", "group", "_netdev",
+        "nofail", "dev", "nodev", "suid", "nosuid", "exec", "noexec", "async", "sync", "dirsync",
+        "atime", "noatime", "relatime", "norelatime", "strictatime", "nostrictatime", "lazytime",
+        "nolazytime", "diratime", "nodiratime", "iversion", "noiversion", "mand", "nomand",
+        "loud", "silent", "nosymfollow", "symfollow", "bg", "fg",
+    }
+)  # fmt: skip
+GENERIC_PREFIXES = ("x-", "comment=", "helper=")
+
+CORE_FLAGS = frozenset({"ro", "allow_other", "allow_root", "default_permissions", "nodefault_permissions"})
+CORE_VALUES = frozenset({"uid", "gid", "umask", "cache_ttl", "workers", "spool"})
+
+
+@dataclass(frozen=True)
+class MountOptions:
+    """Parsed `-o` options: core settings plus driver-specific values."""
+
+    read_only: bool = False
+    allow_other: bool = False
+    default_permissions: bool = True
+    uid: int | None = None
+    gid: int | None = None
+    umask: int | None = None
+    cache_ttl: float = 1.0
+    workers: int = 8
+    spool: str | None = None
+    driver: dict[str, str] = field(default_factory=dict)
+
+    def for_driver(self) -> dict[str, str]:
+        """What the driver's `open` receives: its own options plus uid/gid/umask/ro."""
+        given = dict(self.driver)
+        for name in ("uid", "gid", "umask"):
+            if getattr(self, name) is not None:
+                given[name] = str(getattr(self, name))
+        if self.read_only:
+            given["ro"] = "1"
+        return given
+
+
+def split_options(texts: list[str]) -> list[tuple[str, str | None]]:
+    """`["a,b=c", "d"]` → `[("a", None), ("b", "c"), ("d", None)]`."""
+    pairs: list[tuple[str, str | None]] = []
+    for text in texts:
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            name, sep, value = item.partition("=")
+            pairs.append((name, value if sep else None))
+    return pairs
+
+
+def parse_options(texts: list[str], driver_options: frozenset[str], scheme: str) -> MountOptions:
+    """Parse every `-o` argument; SourceError names the first bad option."""
+    values: dict = {"driver": {}}
+    for name, value in split_options(texts):
+        if name in GENERIC_OPTIONS or name.startswith(GENERIC_PREFIXES):
+            continue
+        if name in CORE_FLAGS:
+            _no_value(name, value)
+            _apply_flag(values, name)
+        elif name in CORE_VALUES:
+            values[name] = _core_value(name, _need_value(name, value))
+        elif name in driver_options:
+            values["driver"][name] = "" if value is None else value
+        else:
+            known = ", ".join(sorted(driver_options)) or "none"
+            raise SourceError(f"unknown mount option {name!r} (options of the {scheme}: driver: {known})")
+    return MountOptions(**values)
+
+
+def _apply_flag(values: dict, name: str) -> None:
+    if name == "ro":
+        values["read_only"] = True
+    elif name in ("allow_other", "allow_root"):
+        values["allow_other"] = True
+    else:
+        values["default_permissions"] = name == "default_permissions"
+
+
+def _no_value(name: str, value: str | None) -> None:
+    if value is not None:
+        raise SourceError(f"mount option {name!r} takes no value")
+
+
+def _need_value(name: str, value: str | None) -> str:
+    if not value:
+        raise SourceError(f"mount option {name!r} needs a value ({name}=...)")
+    return value
+
+
+def _core_value(name: str, value: str) -> object:
+    try:
+        if name == "uid":
+            return int(value) if value.isdigit() else pwd.getpwnam(value).pw_uid
+        if name == "gid":
+            return int(value) if value.isdigit() else grp.getgrnam(value).gr_gid
+        if name == "umask":
+            umask = int(value, 8)
+            if not 0 <= umask <= 0o777:
+                raise ValueError(value)
+            return umask
+        if name == "cache_ttl":
+            ttl = float(value)
+            if ttl < 0:
+                raise ValueError(value)
+            return ttl
+        if name == "workers":
+            workers = int(value)
+            if workers < 1:
+                raise ValueError(value)
+            return workers
+        return value
+    except (ValueError, KeyError):
+        raise SourceError(f"bad value for mount option {name}: {value!r}") from None

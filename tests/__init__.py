@@ -1,0 +1,1 @@
+"""cloudfs test suites, by layer."""

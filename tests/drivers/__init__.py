@@ -1,0 +1,1 @@
+"""The driver contract suite: every test runs against every registered driver."""

@@ -1,0 +1,88 @@
+"""Driver factories for the contract suite; every test runs once per entry in FACTORIES.
+
+A factory builds a fresh driver on a fresh, empty store. A server-backed driver
+plugs in by adding one factory, which may reach other fixtures (a server on
+127.0.0.1, a temporary directory) through `request.getfixturevalue`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+
+import pytest
+from cloudfs.drivers.memory import FULL_CAPABILITIES, MemoryDriver
+
+from cloudfs.driver import Driver
+
+
+class Store:
+    """A store under test: its open driver, and how to open the same store again.
+
+    `persistent` stores (anything not in memory) can be reopened; tests use that
+    to check what survives a remount.
+    """
+
+    def __init__(self, opener: Callable[[], Driver], persistent: bool) -> None:
+        """Open the first driver on the store."""
+        self._opener = opener
+        self.persistent = persistent
+        self.driver = opener()
+
+    def reopen(self) -> Driver:
+        """Close the current driver and open the store again."""
+        if not self.persistent:
+            raise RuntimeError("an in-memory store cannot be reopened")
+        self.driver.close()
+        self.driver = self._opener()
+        return self.driver
+
+
+def _memory(request: pytest.FixtureRequest) -> Store:
+    return Store(MemoryDriver, persistent=False)
+
+
+# A memory store narrowed to what a plain object store offers, so every
+# "refuse without the capability" branch of the suite runs too.
+_MINIMAL = dataclasses.replace(
+    FULL_CAPABILITIES,
+    hard_links=False,
+    symlinks=False,
+    special_files=False,
+    xattrs=False,
+    atomic_dir_rename=False,
+    block_size=4096,
+)
+
+
+def _memory_minimal(request: pytest.FixtureRequest) -> Store:
+    return Store(lambda: MemoryDriver(capabilities=_MINIMAL), persistent=False)
+
+
+def _sqlite(request: pytest.FixtureRequest) -> Store:
+    # Imported here so that a driver that is absent or broken fails its own tests only.
+    from cloudfs.drivers.sqlite import SPEC
+
+    location = SPEC.parse(str(request.getfixturevalue("tmp_path") / "fs.db"))
+    return Store(lambda: SPEC.open(location, {}), persistent=True)
+
+
+FACTORIES: dict[str, Callable[[pytest.FixtureRequest], Store]] = {
+    "memory": _memory,
+    "memory-minimal": _memory_minimal,
+    "sqlite": _sqlite,
+}
+
+
+@pytest.fixture(params=list(FACTORIES))
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    """A fresh store for each registered driver; closed after the test."""
+    opened = FACTORIES[request.param](request)
+    yield opened
+    opened.driver.close()
+
+
+@pytest.fixture
+def driver(store: Store) -> Driver:
+    """The driver of a fresh store."""
+    return store.driver

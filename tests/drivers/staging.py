@@ -1,0 +1,61 @@
+"""A minimal `StagedData` for driver tests: base contents plus recorded writes and truncations."""
+
+from __future__ import annotations
+
+
+class Staged:
+    """New contents of a file built from `base`, tracking which byte ranges changed.
+
+    Besides written ranges, the part of `base` that a truncation cut and a later
+    growth brought back counts as dirty: the store still holds the old bytes there.
+    """
+
+    def __init__(self, base: bytes = b"") -> None:
+        """Start from the file's current contents `base` with nothing dirty."""
+        self._content = bytearray(base)
+        self._base_len = len(base)
+        self._cut = len(base)
+        self._written: list[tuple[int, int]] = []
+
+    @property
+    def size(self) -> int:
+        """The new size in bytes."""
+        return len(self._content)
+
+    def write(self, off: int, data: bytes) -> Staged:
+        """Overwrite at `off`, growing the file (with zeros in any gap) as needed."""
+        if off > self.size:
+            self._content.extend(bytes(off - self.size))
+        self._content[off : off + len(data)] = data
+        if data:
+            self._written.append((off, off + len(data)))
+        return self
+
+    def truncate(self, size: int) -> Staged:
+        """Cut or zero-extend to `size`."""
+        if size < self.size:
+            del self._content[size:]
+            self._cut = min(self._cut, size)
+        else:
+            self._content.extend(bytes(size - self.size))
+        return self
+
+    def dirty_ranges(self) -> list[tuple[int, int]]:
+        """Sorted, disjoint, merged ranges within the new size."""
+        ranges = [*self._written]
+        if self._cut < self._base_len:
+            ranges.append((self._cut, self._base_len))
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(ranges):
+            end = min(end, self.size)
+            if start >= end:
+                continue
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        return merged
+
+    def read(self, off: int, size: int) -> bytes:
+        """Bytes of the new contents at `off`, short only at the end."""
+        return bytes(self._content[off : off + size])
