@@ -7,6 +7,7 @@ botocore patching. Also reusable for DynamoDB (moto serves it too).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
 
 log = logging.getLogger(__name__)
@@ -45,25 +47,11 @@ def dummy_credentials() -> dict[str, str]:
     }
 
 
-def _port_free(port: int) -> bool:
-    """True when nothing listens on HOST:port."""
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
-        try:
-            s.bind((HOST, port))
-        except OSError:
-            return False
-        return True
-
-
-def free_port(grpc_too: bool = False) -> int:
-    """A free port on 127.0.0.1 (with `grpc_too`, port+10000 is free as well, as SeaweedFS needs)."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind((HOST, 0))
-            port = s.getsockname()[1]
-        if not grpc_too or (port + 10000 < 65536 and _port_free(port + 10000)):
-            return port
-    raise RuntimeError("no free port pair found")
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
 
 
 def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -138,13 +126,16 @@ def seaweedfs_server() -> Iterator[S3Server]:
     identity = {"name": "test", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}]}
     identity["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]  # type: ignore[assignment]
     config.write_text(json.dumps({"identities": [identity]}))
-    ports = {name: free_port(grpc_too=True) for name in ("master", "volume", "filer", "s3")}
+    ports = {name: free_port() for name in ("master", "volume", "filer", "s3", "mg", "vg", "fg", "sg")}
     cmd = [
         _weed(), "server", "-s3", f"-s3.config={config}", f"-dir={work}",
         f"-ip={HOST}", f"-ip.bind={HOST}", "-master.telemetry=false", "-volume.max=0",
         "-master.volumeSizeLimitMB=32",  # small volumes so one disk holds the buckets' collections
         f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
         f"-filer.port={ports['filer']}", f"-s3.port={ports['s3']}",
+        f"-master.port.grpc={ports['mg']}", f"-volume.port.grpc={ports['vg']}",
+        f"-filer.port.grpc={ports['fg']}", f"-s3.port.grpc={ports['sg']}",
+        "-s3.port.iceberg=0", "-s3.port.lance=0",  # fixed default ports otherwise: clash with other servers
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=(work / "weed.log").open("wb"))
     try:
@@ -195,3 +186,56 @@ class RequestCounter:
         out = dict(self.counts)
         self.counts.clear()
         return out
+
+
+BUCKET = "cloudfs-test"
+
+
+@contextmanager
+def _aws_env() -> Iterator[None]:
+    """Dummy credentials in the environment while servers run; restored afterwards."""
+    saved = {k: os.environ.get(k) for k in dummy_credentials()}
+    os.environ.update(dummy_credentials())
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextmanager
+def _serving(kind: str) -> Iterator[S3Server]:
+    """A server of `kind` with BUCKET created, and dummy credentials in the environment."""
+    with _aws_env(), SERVERS[kind]() as server:
+        server.client().create_bucket(Bucket=BUCKET)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[S3Server]:
+    """One moto server for the session, with BUCKET."""
+    with _serving("moto") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_s3() -> Iterator[S3Server]:
+    """One SeaweedFS server for the session, with BUCKET."""
+    with _serving("seaweedfs") as server:
+        yield server
+
+
+_prefixes = itertools.count(1)
+
+
+def fresh_prefix(tag: str) -> str:
+    """A key prefix no other test in this process uses, so tests share a bucket unseen by each other."""
+    return f"{tag}-{os.getpid()}-{next(_prefixes)}"
+
+
+def s3_options(server: S3Server, **extra: str) -> dict[str, str]:
+    """`-o` options that point the S3 driver at `server`."""
+    return {"endpoint": server.url, "uid": "1000", "gid": "1000", **extra}

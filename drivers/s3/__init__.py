@@ -76,14 +76,14 @@ def _bucket_region(client: Any, bucket: str) -> str | None:
         return exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region")
 
 
-def _check(client: Any, bucket: str) -> None:
-    """HeadBucket once; one clear StoreError line for a missing bucket, denial or bad credentials."""
+def _check(client: Any, bucket: str) -> str:
+    """HeadBucket once and return the Server header; one clear StoreError line for a missing bucket,
+    denial or bad credentials."""
     try:
-        client.head_bucket(Bucket=bucket)
+        r = client.head_bucket(Bucket=bucket)
+        return str(r["ResponseMetadata"]["HTTPHeaders"].get("server", ""))
     except NoCredentialsError:
-        raise StoreError(
-            "no AWS credentials found (set AWS_PROFILE, AWS_ACCESS_KEY_ID, or -o profile=)"
-        ) from None
+        raise StoreError("no AWS credentials found (set AWS_PROFILE, AWS_ACCESS_KEY_ID, or -o profile=)") from None
     except ClientError as exc:
         code = error_code(exc)
         if code in ("404", "NoSuchBucket", "NotFound"):
@@ -105,16 +105,15 @@ def open_driver(settings: object, options: Mapping[str, str]) -> S3Driver:
             found = _bucket_region(client, settings.bucket)
             if found and found != client.meta.region_name:
                 client = _client(options, found)
-        _check(client, settings.bucket)
+        server = _check(client, settings.bucket)
     except ProfileNotFound as exc:
         raise StoreError(str(exc)) from None
     umask = int(options.get("umask", "022"), 8)
-    defaults = Defaults(
-        uid=int(options.get("uid", os.getuid())), gid=int(options.get("gid", os.getgid())), umask=umask
-    )
+    defaults = Defaults(uid=int(options.get("uid", os.getuid())), gid=int(options.get("gid", os.getgid())), umask=umask)
     no_metadata = options.get("no_metadata", "0").lower() not in ("0", "false", "no")
     log.info("mounted s3://%s/%s (region %s)", settings.bucket, settings.prefix, client.meta.region_name)
-    return S3Driver(Store(client, settings.bucket, settings.prefix), defaults, no_metadata=no_metadata)
+    store = Store(client, settings.bucket, settings.prefix)
+    return S3Driver(store, defaults, no_metadata=no_metadata, seaweedfs=server.startswith("SeaweedFS"))
 
 
 SPEC = DriverSpec(

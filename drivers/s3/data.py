@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from cloudfs.driver import XATTR_CREATE, XATTR_REPLACE, Attr, AttrChanges, StagedData
 from cloudfs.errors import FsError
 
-from .layout import Entry, now_ns
+from .layout import Entry, Orphan, now_ns
 from .transfer import MAX_COPY, Multipart, check_size, copy_large, part_size_for, upload
 
 if TYPE_CHECKING:
@@ -49,19 +49,21 @@ class DataOps:
 
     def _fetch_range(self: S3Driver, ino: int, start: int, end: int) -> bytes:
         """One ranged GET of `ino`'s object (an orphan reads the object it was unlinked from)."""
-        with self._lock:
-            orphan = self._orphans.get(ino)
-        path = orphan[0] if orphan else self._path(ino)
-        return self.store.get(path, start, end)
+        orphan = self._orphan(ino)
+        return self.store.get(orphan.path if orphan else self._path(ino), start, end)
 
     def read(self: S3Driver, ino: int, off: int, size: int) -> bytes:
         """Ranged GETs with readahead for sequential readers; holes are zeros."""
+        orphan = self._orphan(ino)
         with self._lock:
-            orphan = self._orphans.get(ino)
             pending = self._pending.get(ino)
+        if orphan is not None and not orphan.remote:
+            if orphan.data is None:
+                return bytes(max(0, min(off + size, orphan.entry.size) - off))
+            return orphan.data[off : off + size]
         if pending is not None:
             return bytes(max(0, min(off + size, pending.size) - off))
-        e = orphan[1] if orphan else self._existing(ino)[1]
+        e = orphan.entry if orphan else self._existing(ino)[1]
         if e.is_dir:
             raise FsError(errno.EISDIR, "is a directory")
         return self.reader.read(ino, off, size, e.size)
@@ -78,16 +80,17 @@ class DataOps:
 
     def write(self: S3Driver, ino: int, data: StagedData, mtime_ns: int) -> Attr:
         """Upload staged contents; a file unlinked meanwhile is not resurrected."""
+        orphan = self._orphan(ino)
         with self._lock:
-            orphan = self._orphans.get(ino)
             pending = self._pending.get(ino)
         if orphan is not None:
-            return self._attr(ino, orphan[1].copy(size=data.size, mtime_ns=mtime_ns), nlink=0)
+            # Nobody can open it again: keep the contents for its last readers, in memory.
+            orphan.data, orphan.remote = data.read(0, data.size), False
+            orphan.entry = orphan.entry.copy(size=data.size, mtime_ns=mtime_ns, ctime_ns=mtime_ns)
+            return self._attr(ino, orphan.entry, nlink=0)
         path = self._path(ino)
         old = None if pending else self._entry(path, full=True)
-        base = (
-            pending or old or self._new_entry(self.defaults.file_mode(), self.defaults.uid, self.defaults.gid)
-        )
+        base = pending or old or self._new_entry(self.defaults.file_mode(), self.defaults.uid, self.defaults.gid)
         e = base.copy(size=data.size, mtime_ns=mtime_ns, ctime_ns=mtime_ns, full=True, stamp=0)
         remote = old if old is not None and old.etag else None
         e.etag = self._upload(path, data, e, remote)
@@ -96,7 +99,7 @@ class DataOps:
                 self._pending.pop(ino, None)
         self.reader.drop(ino)
         self.cache.put(path, e)
-        return self._attr(ino, e)
+        return self._attr(ino, e, path)
 
     def _flush_pending(self: S3Driver, ino: int) -> None:
         """Upload a new file the core never wrote (mknod(2), or a truncate before any write)."""
@@ -135,7 +138,8 @@ class DataOps:
 
     def setattr(self: S3Driver, ino: int, changes: AttrChanges) -> Attr:
         """chmod/chown/utimens rewrite headers; a size change re-uploads (copying unchanged parts)."""
-        path, old = self._existing(ino, full=True)
+        orphan = self._orphan(ino)
+        path, old = (orphan.path, orphan.entry) if orphan else self._existing(ino, full=True)
         t = now_ns()
         if self.no_metadata and (
             (changes.mode is not None and changes.mode != old.mode & 0o7777)
@@ -153,11 +157,25 @@ class DataOps:
             full=True,
             has_meta=not self.no_metadata,
         )
+        if changes.size is not None and e.is_dir:
+            raise FsError(errno.EISDIR, "cannot truncate a directory")
+        if orphan is not None:
+            return self._attr(ino, self._orphan_attrs(orphan, e, changes.size), nlink=0)
         if changes.size is not None:
-            if e.is_dir:
-                raise FsError(errno.EISDIR, "cannot truncate a directory")
-            return self._attr(ino, self._truncate(ino, path, old, e, changes.size))
-        return self._attr(ino, self._store_attrs(ino, path, old, e))
+            return self._attr(ino, self._truncate(ino, path, old, e, changes.size), path)
+        return self._attr(ino, self._store_attrs(ino, path, old, e), path)
+
+    def _orphan_attrs(self: S3Driver, orphan: Orphan, e: Entry, size: int | None) -> Entry:
+        """An orphan's changes stay in memory: its object is going anyway."""
+        if size is not None and size != orphan.entry.size:
+            if orphan.remote:
+                orphan.data, orphan.remote = self.store.get(orphan.path), False
+            kept = orphan.data or b""
+            orphan.data = kept[:size] + bytes(max(0, size - len(kept)))
+            e.size = size
+            e.mtime_ns = e.ctime_ns
+        orphan.entry = e
+        return e
 
     def _truncate(self: S3Driver, ino: int, path: str, old: Entry, e: Entry, size: int) -> Entry:
         """Cut or zero-extend the object to `size` (mtime now unless given)."""
@@ -180,10 +198,20 @@ class DataOps:
     # -- extended attributes ---------------------------------------------
 
     def _xattr_entry(self: S3Driver, ino: int) -> tuple[str, Entry]:
-        """Path and full entry of `ino`, refusing xattrs under no_metadata."""
+        """Path and full entry of `ino` (or its orphan record), refusing xattrs under no_metadata."""
         if self.no_metadata:
             raise FsError(errno.ENOTSUP, "no_metadata: no extended attributes")
-        return self._existing(ino, full=True)
+        orphan = self._orphan(ino)
+        return (orphan.path, orphan.entry) if orphan else self._existing(ino, full=True)
+
+    def _set_xattrs(self: S3Driver, ino: int, path: str, old: Entry, xattrs: dict[bytes, bytes]) -> None:
+        """Store a new xattr set (an orphan's only in memory)."""
+        e = old.copy(xattrs=xattrs, ctime_ns=now_ns())
+        orphan = self._orphan(ino)
+        if orphan is not None:
+            orphan.entry = e
+        else:
+            self._store_attrs(ino, path, old, e)
 
     def getxattr(self: S3Driver, ino: int, name: bytes) -> bytes:
         """One xattr value from the headers (HEAD only if not cached)."""
@@ -203,12 +231,11 @@ class DataOps:
             raise FsError(errno.EEXIST, "attribute exists")
         if flags & XATTR_REPLACE and name not in old.xattrs:
             raise FsError(errno.ENODATA, "no such attribute")
-        self._store_attrs(ino, path, old, old.copy(xattrs={**old.xattrs, name: value}, ctime_ns=now_ns()))
+        self._set_xattrs(ino, path, old, {**old.xattrs, name: value})
 
     def removexattr(self: S3Driver, ino: int, name: bytes) -> None:
         """Remove one xattr: a metadata-only self-copy (or marker PUT)."""
         path, old = self._xattr_entry(ino)
         if name not in old.xattrs:
             raise FsError(errno.ENODATA, "no such attribute")
-        rest = {k: v for k, v in old.xattrs.items() if k != name}
-        self._store_attrs(ino, path, old, old.copy(xattrs=rest, ctime_ns=now_ns()))
+        self._set_xattrs(ino, path, old, {k: v for k, v in old.xattrs.items() if k != name})

@@ -22,8 +22,8 @@ from cloudfs.errors import FsError
 
 from .cache import MetaCache
 from .data import DataOps
-from .inodes import InodeTable, join, parent_of
-from .layout import Defaults, Entry, from_head, listed_dir, listed_file, now_ns, to_headers
+from .inodes import InodeTable, child, join, name_bytes, parent_of
+from .layout import Defaults, Entry, Orphan, from_head, listed_dir, listed_file, now_ns, to_headers
 from .reader import Readahead
 from .rename import RenameOps
 from .store import Store
@@ -50,8 +50,10 @@ class S3Driver(DataOps, RenameOps):
         ttl: float = 5.0,
         part_size: int = 8 * MiB,
         workers: int = 8,
+        seaweedfs: bool = False,
     ) -> None:
         self.store = store
+        self.seaweedfs = seaweedfs
         self.defaults = defaults
         self.no_metadata = no_metadata
         self.part_size = part_size
@@ -63,7 +65,9 @@ class S3Driver(DataOps, RenameOps):
             atomic_dir_rename=False,
             persistent_inodes=False,
             consistency="close-to-open",
-            max_name_len=255,
+            # SeaweedFS caps a key's path component at 255 bytes of UTF-8, and an escaped
+            # name byte takes 3 (see inodes.name_text): 85 bytes is what always fits.
+            max_name_len=85 if seaweedfs else 255,
             max_xattr_value=1024,
             max_file_size=5 * 1024 * 1024 * MiB,
         )
@@ -71,19 +75,39 @@ class S3Driver(DataOps, RenameOps):
         self.inodes = InodeTable()
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="s3")
         self.reader = Readahead(self._fetch_range, self.pool, part=part_size)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards the dicts below, never held over a request
+        self._ns_lock = threading.RLock()  # serialises namespace changes, so a name is created once
         self._pending: dict[int, Entry] = {}
         self._dir_attrs: dict[int, Entry] = {}
-        self._orphans: dict[int, tuple[str, Entry]] = {}
+        self._dirty_dirs: set[int] = set()
+        self._orphans: dict[int, Orphan] = {}
         self._hidden: set[str] = set()
         self._started = now_ns()
 
-    # -- resolving paths -------------------------------------------------
+        # -- resolving paths -------------------------------------------------
 
-    def _attr(self, ino: int, e: Entry, nlink: int | None = None) -> Attr:
-        """The protocol's view of an entry."""
-        links = nlink if nlink is not None else (2 if e.is_dir else 1)
-        return Attr(ino, e.mode, links, e.uid, e.gid, e.size, e.atime_ns, e.mtime_ns, e.ctime_ns)
+    def _attr(self, ino: int, e: Entry, path: str | None = None, nlink: int | None = None) -> Attr:
+        """The protocol's view of an entry; a directory's nlink counts its known subdirectories."""
+        if nlink is None:
+            nlink = 1
+            if e.is_dir:
+                subdirs = self._subdirs(path) if path is not None else None
+                nlink = 2 + (subdirs or 0)
+        return Attr(ino, e.mode, nlink, e.uid, e.gid, e.size, e.atime_ns, e.mtime_ns, e.ctime_ns)
+
+    def _subdirs(self, path: str) -> int | None:
+        """How many subdirectories a fresh listing of `path` shows; None if it is not listed."""
+        names = self.cache.names(path)
+        if names is None:
+            return None
+        entries = (self.cache.entry(child(path, n)) for n in names)
+        return sum(1 for e in entries if e is not None and e.is_dir)
+
+    def _full_attr(self, ino: int, path: str, e: Entry) -> Attr:
+        """Attributes for getattr/lookup: a directory not listed yet is listed for its nlink."""
+        if e.is_dir and self._subdirs(path) is None:
+            self._list(path)
+        return self._attr(ino, e, path)
 
     def _with_dir_attrs(self, ino: int | None, e: Entry) -> Entry:
         """A directory entry with attributes set through this mount, if the server dropped them."""
@@ -150,6 +174,11 @@ class S3Driver(DataOps, RenameOps):
             raise FsError(errno.ENOENT, f"{path!r} no longer exists")
         return path, e
 
+    def _orphan(self, ino: int) -> Orphan | None:
+        """The orphan record of `ino`, if it was unlinked or replaced."""
+        with self._lock:
+            return self._orphans.get(ino)
+
     def _dir(self, ino: int) -> str:
         """The path of directory `ino`; ENOENT or ENOTDIR otherwise."""
         path, e = self._existing(ino)
@@ -158,25 +187,28 @@ class S3Driver(DataOps, RenameOps):
         return path
 
     def _touch_dir(self, path: str) -> None:
-        """An entry of directory `path` changed: set its mtime and ctime in memory (never a request)."""
-        ino = self.inodes.known(path)
-        e = self.cache.any_entry(path) if path else None
-        base = self._dir_attrs.get(ino) if ino is not None else None
-        base = base or e or listed_dir(self._started, self.defaults).copy(full=True)
+        """An entry of directory `path` changed: set its mtime and ctime now; stored at close."""
+        ino = self.inodes.ino(path)
+        e = self._entry(path)
+        if e is None:
+            return
         t = now_ns()
-        if ino is not None:
-            self._dir_attrs[ino] = base.copy(mtime_ns=t, ctime_ns=t)
-        if e is not None and path:
-            self.cache.put(path, e.copy(mtime_ns=t, ctime_ns=t, has_meta=False))
+        e = e.copy(mtime_ns=t, ctime_ns=t)
+        with self._lock:
+            self._dir_attrs[ino] = e
+            self._dirty_dirs.add(ino)
+        if path:
+            self.cache.put(path, e.copy(has_meta=False))
 
     # -- namespace -------------------------------------------------------
 
     def getattr(self, ino: int) -> Attr:
         """Attributes of `ino`; served from the cache when fresh."""
-        with self._lock:
-            if ino in self._orphans:
-                return self._attr(ino, self._orphans[ino][1], nlink=0)
-        return self._attr(ino, self._existing(ino)[1])
+        orphan = self._orphan(ino)
+        if orphan is not None:
+            return self._attr(ino, orphan.entry, nlink=0)
+        path, e = self._existing(ino)
+        return self._full_attr(ino, path, e)
 
     def lookup(self, parent: int, name: bytes) -> Attr:
         """Attributes of `name` in `parent`; a fresh listing answers misses without a request."""
@@ -184,7 +216,7 @@ class S3Driver(DataOps, RenameOps):
         e = self._entry(path, full=True)
         if e is None:
             raise FsError(errno.ENOENT, f"{path!r} does not exist")
-        return self._attr(self.inodes.ino(path), e)
+        return self._full_attr(self.inodes.ino(path), path, e)
 
     def readdir(self, parent: int) -> list[tuple[bytes, Attr]]:
         """Entries of `parent` from one paginated listing (or the cached one); fills the cache."""
@@ -193,11 +225,11 @@ class S3Driver(DataOps, RenameOps):
         if names is None:
             names = self._list(path)
         out = []
-        for name in sorted(names):
-            child = f"{path}/{name}" if path else name
-            e = self._entry(child)
+        for name in sorted(names, key=name_bytes):
+            p = child(path, name)
+            e = self._entry(p)
             if e is not None:
-                out.append((name.encode("utf-8", "surrogateescape"), self._attr(self.inodes.ino(child), e)))
+                out.append((name_bytes(name), self._attr(self.inodes.ino(p), e, p)))
         return out
 
     def _list(self, path: str) -> set[str]:
@@ -206,18 +238,18 @@ class S3Driver(DataOps, RenameOps):
         now = now_ns()
         children: dict[str, Entry] = {}
         for name, size, stamp, etag in listing.files:
-            old = self.cache.any_entry(f"{path}/{name}" if path else name)
+            old = self.cache.any_entry(child(path, name))
             same = old and old.full and old.etag == etag and old.size == size and old.stamp in (0, stamp)
             children[name] = old if same and old else listed_file(size, stamp, etag, self.defaults)
         for name in listing.dirs:
-            old = self.cache.any_entry(f"{path}/{name}" if path else name)
+            old = self.cache.any_entry(child(path, name))
             children[name] = old if old and old.is_dir else listed_dir(now, self.defaults)
         with self._lock:
-            for name in [n for n in children if (f"{path}/{n}" if path else n) in self._hidden]:
+            for name in [n for n in children if child(path, n) in self._hidden]:
                 del children[name]
             for ino, e in self._pending.items():
                 p = self.inodes.path(ino)
-                if parent_of(p) == path and p:
+                if p and parent_of(p) == path and self.inodes.known(p) == ino:
                     children[p.rpartition("/")[2]] = e
         self.cache.put_listing(path, children)
         return set(children)
@@ -244,40 +276,44 @@ class S3Driver(DataOps, RenameOps):
 
     def mknod(self, parent: int, name: bytes, mode: int, rdev: int, uid: int, gid: int) -> Attr:
         """Create a file (kept local until `write`) or a directory (one PUT of its marker)."""
-        parent_path = self._dir(parent)
-        path = join(parent_path, name)
+        if stat.S_IFMT(mode) == 0:
+            mode |= stat.S_IFREG
         if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             raise FsError(errno.EPERM, "S3 stores no FIFOs, sockets or devices")
-        if self._entry(path) is not None:
-            raise FsError(errno.EEXIST, f"{path!r} exists")
-        e = self._new_entry(mode, uid, gid)
-        if stat.S_ISDIR(mode):
-            self.store.put(path + "/", b"", self._headers(e), is_dir=True)
-            ino = self._claim(path)
-            self._dir_attrs[ino] = e
-            self.cache.put(path, e)
-            self.cache.put_listing(path, {})
-        else:
-            ino = self._claim(path)
-            with self._lock:
-                self._pending[ino] = e
-            self.cache.put(path, e)
-        self._touch_dir(parent_path)
-        return self._attr(ino, e)
+        with self._ns_lock:
+            parent_path = self._dir(parent)
+            path = join(parent_path, name)
+            if self._entry(path) is not None:
+                raise FsError(errno.EEXIST, f"{path!r} exists")
+            e = self._new_entry(mode, uid, gid)
+            if stat.S_ISDIR(mode):
+                self.store.put(path + "/", b"", self._headers(e), is_dir=True)
+                ino = self._claim(path)
+                self._dir_attrs[ino] = e
+                self.cache.put(path, e)
+                self.cache.put_listing(path, {})
+            else:
+                ino = self._claim(path)
+                with self._lock:
+                    self._pending[ino] = e
+                self.cache.put(path, e)
+            self._touch_dir(parent_path)
+            return self._attr(ino, e, path)
 
     def symlink(self, parent: int, name: bytes, target: bytes, uid: int, gid: int) -> Attr:
         """Create a symlink: one PUT whose body is the target."""
-        parent_path = self._dir(parent)
-        path = join(parent_path, name)
         if self.no_metadata:
             raise FsError(errno.EPERM, "symlinks need headers (no_metadata is set)")
-        if self._entry(path) is not None:
-            raise FsError(errno.EEXIST, f"{path!r} exists")
-        e = self._new_entry(stat.S_IFLNK | 0o777, uid, gid, len(target))
-        e.etag = self.store.put(path, target, self._headers(e))
-        self.cache.put(path, e)
-        self._touch_dir(parent_path)
-        return self._attr(self._claim(path), e)
+        with self._ns_lock:
+            parent_path = self._dir(parent)
+            path = join(parent_path, name)
+            if self._entry(path) is not None:
+                raise FsError(errno.EEXIST, f"{path!r} exists")
+            e = self._new_entry(stat.S_IFLNK | 0o777, uid, gid, len(target))
+            e.etag = self.store.put(path, target, self._headers(e))
+            self.cache.put(path, e)
+            self._touch_dir(parent_path)
+            return self._attr(self._claim(path), e)
 
     def readlink(self, ino: int) -> bytes:
         """The target of symlink `ino`: one GET."""
@@ -291,56 +327,65 @@ class S3Driver(DataOps, RenameOps):
         raise FsError(errno.EPERM, "S3 has no hard links")
 
     def unlink(self, parent: int, name: bytes) -> Attr:
-        """Hide a file at once; its object goes at `purge` (or now, if it was never uploaded)."""
-        parent_path = self._dir(parent)
-        path = join(parent_path, name)
-        e = self._entry(path)
-        if e is None:
-            raise FsError(errno.ENOENT, f"{path!r} does not exist")
-        if e.is_dir:
-            raise FsError(errno.EISDIR, f"{path!r} is a directory")
-        ino = self.inodes.ino(path)
-        gone = e.copy(ctime_ns=now_ns())
-        with self._lock:
-            if self._pending.pop(ino, None) is None:
-                self._orphans[ino] = (path, gone)
-                self._hidden.add(path)
-        self.inodes.detach(path)
-        self.cache.remove(path)
-        self._touch_dir(parent_path)
-        return self._attr(ino, gone, nlink=0)
+        """Hide a file at once; its object goes at `purge`, so open handles keep reading it."""
+        with self._ns_lock:
+            parent_path = self._dir(parent)
+            path = join(parent_path, name)
+            e = self._entry(path)
+            if e is None:
+                raise FsError(errno.ENOENT, f"{path!r} does not exist")
+            if e.is_dir:
+                raise FsError(errno.EISDIR, f"{path!r} is a directory")
+            ino = self.inodes.ino(path)
+            gone = e.copy(ctime_ns=now_ns())
+            with self._lock:
+                remote = self._pending.pop(ino, None) is None
+                self._orphans[ino] = Orphan(path, gone, remote)
+                if remote:
+                    self._hidden.add(path)
+            self.inodes.detach(path)
+            self.cache.remove(path)
+            self._touch_dir(parent_path)
+            return self._attr(ino, gone, nlink=0)
 
     def purge(self, ino: int) -> None:
         """Delete an orphan's object unless its path was taken by a newer file meanwhile."""
-        with self._lock:
-            orphan = self._orphans.pop(ino, None)
-            if orphan is None:
-                return
-            path = orphan[0]
-            still_hidden = path in self._hidden
-            self._hidden.discard(path)
-        if still_hidden and self.inodes.known(path) is None:
-            self.store.delete(path)
-            self.cache.remove(path)
-        self.inodes.drop(ino)
-        self.reader.drop(ino)
+        with self._ns_lock:
+            with self._lock:
+                orphan = self._orphans.pop(ino, None)
+                if orphan is None:
+                    return
+                still_hidden = orphan.path in self._hidden
+                self._hidden.discard(orphan.path)
+            if orphan.remote and still_hidden and self.inodes.known(orphan.path) is None:
+                self.store.delete(orphan.path)
+                self.cache.remove(orphan.path)
+            self.inodes.drop(ino)
+            self.reader.drop(ino)
 
     def rmdir(self, parent: int, name: bytes) -> None:
         """Remove an empty directory: one LIST (implicit children count) and one DELETE."""
-        parent_path = self._dir(parent)
-        path = join(parent_path, name)
-        e = self._entry(path)
-        if e is None:
-            raise FsError(errno.ENOENT, f"{path!r} does not exist")
-        if not e.is_dir:
-            raise FsError(errno.ENOTDIR, f"{path!r} is not a directory")
-        self._check_empty(path)
-        self.store.delete(path + "/")
+        with self._ns_lock:
+            parent_path = self._dir(parent)
+            path = join(parent_path, name)
+            e = self._entry(path)
+            if e is None:
+                raise FsError(errno.ENOENT, f"{path!r} does not exist")
+            if not e.is_dir:
+                raise FsError(errno.ENOTDIR, f"{path!r} is not a directory")
+            self._check_empty(path)
+            self.store.delete(path + "/")
+            self._forget_dir(path)
+            self._touch_dir(parent_path)
+
+    def _forget_dir(self, path: str) -> None:
+        """A directory is gone: unbind its number and drop what was kept for it."""
         ino = self.inodes.detach(path)
         if ino is not None:
-            self._dir_attrs.pop(ino, None)
+            with self._lock:
+                self._dir_attrs.pop(ino, None)
+                self._dirty_dirs.discard(ino)
         self.cache.remove(path)
-        self._touch_dir(parent_path)
 
     def _check_empty(self, path: str) -> None:
         """ENOTEMPTY if anything but the marker is under `path`, uploaded or still local."""
@@ -354,21 +399,33 @@ class S3Driver(DataOps, RenameOps):
 
     def statfs(self) -> StatFs:
         """S3 has no capacity: report plenty."""
-        return StatFs(block_size=4096, blocks=2**40, blocks_free=2**40, files=2**40, files_free=2**40)
+        big = 2**40
+        name_max = self.capabilities.max_name_len
+        return StatFs(block_size=4096, blocks=big, blocks_free=big, files=big, files_free=big, name_max=name_max)
 
     def forget(self, ino: int) -> None:
         """Drop the number of a path nobody holds; a still-local new file is uploaded first."""
         with self._lock:
-            pending = self._pending.get(ino)
+            pending = ino in self._pending
             keep = ino in self._orphans or ino in self._dir_attrs
-        if pending is not None:
+        if pending:
             self._flush_pending(ino)
         elif not keep:
             self.inodes.drop(ino)
             self.reader.drop(ino)
 
+    def _flush_dirs(self) -> None:
+        """Store directory times changed by entry changes (kept in memory so a create costs one PUT)."""
+        with self._lock:
+            dirty = [(ino, self._dir_attrs.get(ino)) for ino in self._dirty_dirs]
+            self._dirty_dirs.clear()
+        for ino, e in dirty:
+            path = self.inodes.path(ino)
+            if e is not None and path and self.inodes.known(path) == ino and not self.no_metadata:
+                self.store.put(path + "/", b"", self._headers(e), is_dir=True)
+
     def close(self) -> None:
-        """Upload files still local, delete orphans, release the thread pool."""
+        """Upload files still local, store directory times, delete orphans, release the pool."""
         with self._lock:
             pending = list(self._pending)
             orphans = list(self._orphans)
@@ -376,4 +433,5 @@ class S3Driver(DataOps, RenameOps):
             self._flush_pending(ino)
         for ino in orphans:
             self.purge(ino)
+        self._flush_dirs()
         self.pool.shutdown(wait=True)

@@ -19,10 +19,35 @@ def parent_of(path: str) -> str:
     return path.rpartition("/")[0]
 
 
+# S3 keys are UTF-8, and control characters break servers' XML listings and
+# URL routing. Bytes that are not valid UTF-8 (U+F780..U+F7FF) and control
+# characters (U+F701..U+F71F, U+F77F) map one to one onto private-use
+# characters, so any name round-trips; only names that really contain those
+# characters (which nothing writes) would read back differently.
+_TO_KEY = {0xDC00 + b: 0xF700 + b for b in range(0x80, 0x100)}
+_TO_KEY.update({c: 0xF700 + c for c in [*range(1, 0x20), 0x7F]})
+_FROM_KEY = {v: k for k, v in _TO_KEY.items()}
+
+
+def name_text(name: bytes) -> str:
+    """The key text of a file name."""
+    return name.decode("utf-8", "surrogateescape").translate(_TO_KEY)
+
+
+def name_bytes(text: str) -> bytes:
+    """The file name of a key's text."""
+    return text.translate(_FROM_KEY).encode("utf-8", "surrogateescape")
+
+
 def join(parent: str, name: bytes) -> str:
     """The path of `name` in directory `parent`."""
-    text = name.decode("utf-8", "surrogateescape")
+    text = name_text(name)
     return f"{parent}/{text}" if parent else text
+
+
+def child(parent: str, name: str) -> str:
+    """The path of a child given as key text."""
+    return f"{parent}/{name}" if parent else name
 
 
 def under(path: str, top: str) -> bool:

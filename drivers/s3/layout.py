@@ -120,9 +120,7 @@ def decode_xattrs(text: str | None) -> dict[bytes, bytes]:
         return {}
     try:
         doc = json.loads(urllib.parse.unquote(text))
-        return {
-            name.encode("utf-8", "surrogateescape"): base64.b64decode(value) for name, value in doc.items()
-        }
+        return {name.encode("utf-8", "surrogateescape"): base64.b64decode(value) for name, value in doc.items()}
     except (ValueError, AttributeError, TypeError):
         return {}
 
@@ -150,9 +148,7 @@ def _int(text: str | None) -> int | None:
         return None
 
 
-def from_head(
-    meta: dict[str, str], size: int, stamp: int, etag: str | None, is_dir: bool, d: Defaults
-) -> Entry:
+def from_head(meta: dict[str, str], size: int, stamp: int, etag: str | None, is_dir: bool, d: Defaults) -> Entry:
     """The entry a HEAD (or GET) response describes; missing headers get defaults."""
     default_mode = d.dir_mode() if is_dir else d.file_mode()
     mode = _int(meta.get("mode"))
@@ -187,3 +183,17 @@ def listed_file(size: int, stamp: int, etag: str | None, d: Defaults) -> Entry:
 def listed_dir(when_ns: int, d: Defaults) -> Entry:
     """A directory as a listing shows it (a common prefix carries no time: use `when_ns`)."""
     return Entry(d.dir_mode(), d.uid, d.gid, 0, when_ns, when_ns, when_ns)
+
+
+@dataclass
+class Orphan:
+    """An unlinked or replaced file still held open: where its object was and what it was.
+
+    `remote` means its object is still in the bucket, to be deleted at purge;
+    `data` is a snapshot taken when a rename overwrote the object.
+    """
+
+    path: str
+    entry: Entry
+    remote: bool
+    data: bytes | None = None

@@ -16,7 +16,7 @@ from cloudfs.driver import Attr
 from cloudfs.errors import FsError
 
 from .inodes import join, under
-from .layout import Entry, now_ns
+from .layout import Entry, Orphan, now_ns
 from .store import NotFound
 from .transfer import MAX_COPY, Multipart, copy_large
 
@@ -31,80 +31,84 @@ class RenameOps:
 
     def rename(self: S3Driver, parent: int, name: bytes, new_parent: int, new_name: bytes) -> Attr | None:
         """Move `name` to `new_name`, replacing a file or an empty directory there."""
-        src_dir, dst_dir = self._dir(parent), self._dir(new_parent)
-        src, dst = join(src_dir, name), join(dst_dir, new_name)
-        e = self._entry(src, full=True)
-        if e is None:
-            raise FsError(errno.ENOENT, f"{src!r} does not exist")
-        if src == dst:
-            return None
-        if e.is_dir and under(dst, src):
-            raise FsError(errno.EINVAL, "cannot move a directory into itself")
-        old = self._entry(dst)
-        replaced = self._check_target(dst, e, old)
-        if e.is_dir:
-            self._move_tree(src, dst, e)
-        else:
-            self._move_file(src, dst, e)
-        self._touch_dir(src_dir)
-        self._touch_dir(dst_dir)
-        return replaced
+        with self._ns_lock:
+            src_dir, dst_dir = self._dir(parent), self._dir(new_parent)
+            src, dst = join(src_dir, name), join(dst_dir, new_name)
+            e = self._entry(src, full=True)
+            if e is None:
+                raise FsError(errno.ENOENT, f"{src!r} does not exist")
+            if src == dst:
+                return None
+            if e.is_dir and under(dst, src):
+                raise FsError(errno.EINVAL, "cannot move a directory into itself")
+            replaced = self._replace_target(dst, e, self._entry(dst))
+            moved = e.copy(ctime_ns=now_ns())
+            if e.is_dir:
+                self._move_tree(src, dst, moved)
+            else:
+                self._move_file(src, dst, moved)
+            self._touch_dir(src_dir)
+            self._touch_dir(dst_dir)
+            return replaced
 
-    def _check_target(self: S3Driver, dst: str, e: Entry, old: Entry | None) -> Attr | None:
-        """Refuse clashing types and non-empty target directories; returns the replaced inode after."""
+    def _replace_target(self: S3Driver, dst: str, e: Entry, old: Entry | None) -> Attr | None:
+        """Refuse clashing types and non-empty directories; make what `dst` held an orphan."""
         if old is None:
             return None
         if e.is_dir and not old.is_dir:
             raise FsError(errno.ENOTDIR, f"{dst!r} is not a directory")
         if old.is_dir and not e.is_dir:
             raise FsError(errno.EISDIR, f"{dst!r} is a directory")
+        ino = self.inodes.ino(dst)
+        gone = old.copy(ctime_ns=now_ns())
         if old.is_dir:
             self._check_empty(dst)
-        ino = self.inodes.known(dst)
+            self.store.delete(dst + "/")
+            self._forget_dir(dst)
+            return self._attr(ino, gone, nlink=0)
         with self._lock:
-            if ino is not None:
-                self._pending.pop(ino, None)
-                self._dir_attrs.pop(ino, None)
-        return self._attr(ino or 0, old.copy(ctime_ns=now_ns()), nlink=0)
-
-    def _copy_object(self: S3Driver, src: str, dst: str, e: Entry | None) -> None:
-        """Server-side copy keeping headers (multipart above 5 GiB)."""
-        if e is not None and e.size > MAX_COPY:
-            copy_large(Multipart(self.store, self.pool, dst, None), src, e.size, e.etag)
-        else:
-            self.store.copy(src, dst, None)
+            local = self._pending.pop(ino, None) is not None
+        # The copy overwrites the object: keep its bytes for readers still holding it.
+        snapshot = b"" if local else self.store.get(dst) if old.size <= self.part_size else None
+        with self._lock:
+            self._orphans[ino] = Orphan(dst, gone, remote=False, data=snapshot)
+        self.inodes.detach(dst)
+        self.cache.remove(dst)
+        return self._attr(ino, gone, nlink=0)
 
     def _move_file(self: S3Driver, src: str, dst: str, e: Entry) -> None:
-        """A file or symlink: copy and delete, or just re-key a file not uploaded yet."""
+        """A file or symlink: one copy (with the new ctime) and one delete; a local file is re-keyed."""
         ino = self.inodes.known(src)
         with self._lock:
             local = ino is not None and ino in self._pending
+            if local:
+                self._pending[ino] = e
         if not local:
-            self._copy_object(src, dst, e)
+            meta = self._headers(e)
+            if e.size > MAX_COPY:
+                copy_large(Multipart(self.store, self.pool, dst, meta), src, e.size, e.etag)
+            else:
+                self.store.copy(src, dst, meta)
             self.store.delete(src)
         self.inodes.move(src, dst)
         self.cache.remove(src)
-        self.cache.put(dst, e)
+        self.cache.put(dst, e.copy(stamp=0))
         if ino is not None:
             self.reader.drop(ino)
 
     def _move_tree(self: S3Driver, src: str, dst: str, e: Entry) -> None:
         """A directory: copy every object under it in parallel, then batch-delete the old keys."""
         keys = self.store.list_tree(src)
-        marker = src + "/"
-        if self._entry(dst) is not None:
-            self.store.delete(dst + "/")
         jobs = [self.pool.submit(self.store.put, dst + "/", b"", self._headers(e), True)]
         for key in keys:
-            if key != marker:
-                target = dst + key[len(src) :]
-                jobs.append(self.pool.submit(self._copy_key, key, target))
+            if key != src + "/":
+                jobs.append(self.pool.submit(self._copy_key, key, dst + key[len(src) :]))
         for job in jobs:
             job.result()
         self.store.delete_many(keys)
         self.inodes.move(src, dst)
-        ino = self.inodes.known(dst)
-        if ino is not None:
+        ino = self.inodes.ino(dst)
+        with self._lock:
             self._dir_attrs[ino] = e
         self.cache.drop_tree(src)
         self.cache.drop_tree(dst)

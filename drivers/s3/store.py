@@ -112,13 +112,15 @@ class Store:
         """The object key of a relative path."""
         return self.prefix + path
 
-    def _call(self, what: str, fn: Callable[[], T]) -> T:
-        """Run one request under the retry policy; lasting failures become EIO."""
+    def _call(self, what: str, fn: Callable[[], T], missing: bool = False) -> T:
+        """Run one request under the retry policy; lasting failures become EIO (NotFound if `missing`)."""
         try:
             return self.policy.call(what, fn)
         except ClientError as exc:
-            if error_code(exc) in MISSING_CODES:
+            if missing and error_code(exc) in MISSING_CODES:
                 raise NotFound(what) from exc
+            if error_code(exc) == "KeyTooLongError":
+                raise FsError(errno.ENAMETOOLONG, f"{what}: key too long") from exc
             log.error("%s failed: %s", what, exc)
             raise FsError(errno.EIO, f"{what}: {error_code(exc)}") from exc
         except NETWORK_ERRORS as exc:
@@ -129,7 +131,7 @@ class Store:
         """HEAD one object; None when it does not exist."""
         try:
             r = self._call(
-                f"HEAD {path}", lambda: self.client.head_object(Bucket=self.bucket, Key=self.key(path))
+                f"HEAD {path}", lambda: self.client.head_object(Bucket=self.bucket, Key=self.key(path)), missing=True
             )
         except NotFound:
             return None
@@ -176,13 +178,15 @@ class Store:
             kwargs["Metadata"] = meta
             kwargs["MetadataDirective"] = "REPLACE"
             kwargs["ContentType"] = DIR_CONTENT_TYPE if is_dir else FILE_CONTENT_TYPE
-        self._call(f"COPY {src} -> {dst}", lambda: self.client.copy_object(**kwargs))
+        self._call(f"COPY {src} -> {dst}", lambda: self.client.copy_object(**kwargs), missing=True)
 
     def delete(self, path: str) -> None:
         """Delete one object; a missing key is fine."""
         with contextlib.suppress(NotFound):
             self._call(
-                f"DELETE {path}", lambda: self.client.delete_object(Bucket=self.bucket, Key=self.key(path))
+                f"DELETE {path}",
+                lambda: self.client.delete_object(Bucket=self.bucket, Key=self.key(path)),
+                missing=True,
             )
 
     def delete_many(self, paths: list[str]) -> None:

@@ -45,9 +45,7 @@ def _touched(ranges: list[tuple[int, int]], start: int, end: int) -> bool:
 class Multipart:
     """One multipart upload of `path`: parts go up in parallel, then complete, or abort on failure."""
 
-    def __init__(
-        self, store: Store, pool: ThreadPoolExecutor, path: str, meta: dict[str, str] | None
-    ) -> None:
+    def __init__(self, store: Store, pool: ThreadPoolExecutor, path: str, meta: dict[str, str] | None) -> None:
         self.store = store
         self.pool = pool
         self.path = path
@@ -69,9 +67,7 @@ class Multipart:
             etags = [{"PartNumber": n, "ETag": f.result()["ETag"]} for n, f in enumerate(futures, 1)]
             done = self._client_call(
                 "COMPLETE-MPU",
-                lambda c: c.complete_multipart_upload(
-                    **kwargs, UploadId=upload_id, MultipartUpload={"Parts": etags}
-                ),
+                lambda c: c.complete_multipart_upload(**kwargs, UploadId=upload_id, MultipartUpload={"Parts": etags}),
             )
         except BaseException:
             self.abort(upload_id)
@@ -92,15 +88,11 @@ class Multipart:
         def job(upload_id: str, number: int) -> dict[str, Any]:
             body = data.read(start, end - start)
             kwargs = {"Bucket": self.store.bucket, "Key": self.store.key(self.path), "UploadId": upload_id}
-            return self._client_call(
-                f"PART {number}", lambda c: c.upload_part(**kwargs, PartNumber=number, Body=body)
-            )
+            return self._client_call(f"PART {number}", lambda c: c.upload_part(**kwargs, PartNumber=number, Body=body))
 
         return job
 
-    def copy_job(
-        self, src: str, etag: str | None, start: int, end: int
-    ) -> Callable[[str, int], dict[str, Any]]:
+    def copy_job(self, src: str, etag: str | None, start: int, end: int) -> Callable[[str, int], dict[str, Any]]:
         """A job copying bytes `[start, end)` of object `src` server-side as one part."""
 
         def job(upload_id: str, number: int) -> dict[str, Any]:

@@ -1,0 +1,65 @@
+"""Fixtures for S3 driver tests: a moto and a SeaweedFS server per session, a fresh prefix per test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from cloudfs.drivers.s3 import SPEC
+from cloudfs.drivers.s3.driver import S3Driver
+
+from tests.servers import (  # noqa: F401 (fixtures)
+    BUCKET,
+    RequestCounter,
+    S3Server,
+    fresh_prefix,
+    moto_s3,
+    s3_options,
+    seaweedfs_s3,
+)
+
+
+@pytest.fixture(params=["moto", "seaweedfs"])
+def server(request: pytest.FixtureRequest) -> S3Server:
+    """Each test runs against moto and against SeaweedFS."""
+    return request.getfixturevalue(f"{request.param}_s3")
+
+
+@pytest.fixture
+def prefix() -> str:
+    """This test's own key prefix."""
+    return fresh_prefix("t")
+
+
+@pytest.fixture
+def raw(server: S3Server) -> Any:
+    """A plain client on the server, standing for another tool using the same bucket."""
+    return server.client()
+
+
+DriverFactory = Callable[..., tuple[S3Driver, RequestCounter]]
+
+
+@pytest.fixture
+def make_driver(server: S3Server, prefix: str) -> Iterator[DriverFactory]:
+    """Open drivers on this test's prefix (options as for `-o`); each comes with its request counter."""
+    opened: list[S3Driver] = []
+
+    def make(**options: str) -> tuple[S3Driver, RequestCounter]:
+        driver = SPEC.open(SPEC.parse(f"{BUCKET}/{prefix}"), s3_options(server, **options))
+        assert isinstance(driver, S3Driver)
+        driver.part_size = 5 * 1024 * 1024  # the S3 minimum, so multipart tests stay small
+        driver.reader.part = driver.part_size
+        opened.append(driver)
+        return driver, RequestCounter().attach(driver.store.client)
+
+    yield make
+    for driver in opened:
+        driver.close()
+
+
+@pytest.fixture
+def driver(make_driver: DriverFactory) -> tuple[S3Driver, RequestCounter]:
+    """A driver on this test's prefix, and its request counter."""
+    return make_driver()
