@@ -91,8 +91,6 @@ def _check(client: Any, bucket: str) -> str:
         if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
             raise StoreError(f"access to S3 bucket {bucket!r} denied: check credentials and policy") from None
         raise StoreError(f"S3 bucket {bucket!r} cannot be used: {code}") from None
-    except BotoCoreError as exc:
-        raise StoreError(f"S3 endpoint unreachable for bucket {bucket!r}: {exc}") from None
 
 
 def open_driver(settings: object, options: Mapping[str, str]) -> S3Driver:
@@ -108,10 +106,14 @@ def open_driver(settings: object, options: Mapping[str, str]) -> S3Driver:
         server = _check(client, settings.bucket)
     except ProfileNotFound as exc:
         raise StoreError(str(exc)) from None
+    except NoCredentialsError:
+        raise StoreError("no AWS credentials found (set AWS_PROFILE, AWS_ACCESS_KEY_ID, or -o profile=)") from None
+    except BotoCoreError as exc:
+        raise StoreError(f"S3 endpoint unreachable for bucket {settings.bucket!r}: {exc}") from None
     umask = int(options.get("umask", "022"), 8)
     defaults = Defaults(uid=int(options.get("uid", os.getuid())), gid=int(options.get("gid", os.getgid())), umask=umask)
     no_metadata = options.get("no_metadata", "0").lower() not in ("0", "false", "no")
-    log.info("mounted s3://%s/%s (region %s)", settings.bucket, settings.prefix, client.meta.region_name)
+    log.info("opened s3://%s/%s (region %s)", settings.bucket, settings.prefix, client.meta.region_name)
     store = Store(client, settings.bucket, settings.prefix)
     return S3Driver(store, defaults, no_metadata=no_metadata, seaweedfs=server.startswith("SeaweedFS"))
 

@@ -1,0 +1,64 @@
+"""Mount sources and opening: parsing, region discovery, one clear line for unusable buckets."""
+
+from __future__ import annotations
+
+import pytest
+from cloudfs.drivers.s3 import SPEC, Location
+
+from cloudfs.errors import SourceError, StoreError
+from tests.servers import S3Server, s3_options
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("bucket", Location("bucket", "")),
+        ("bucket/", Location("bucket", "")),
+        ("bucket/a/b", Location("bucket", "a/b/")),
+        ("//my.bucket-1/pre/", Location("my.bucket-1", "pre/")),
+    ],
+)
+def test_source_forms(text: str, expected: Location) -> None:
+    assert SPEC.parse(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "B", "ab", "bad_bucket", "-x-y", "a..b", "x" * 64, "bucket/a//b"])
+def test_bad_sources_are_source_errors(text: str) -> None:
+    with pytest.raises(SourceError):
+        SPEC.parse(text)
+
+
+def test_missing_bucket_is_one_clear_line(server: S3Server) -> None:
+    with pytest.raises(StoreError) as info:
+        SPEC.open(SPEC.parse("no-such-bucket-here"), s3_options(server))
+    assert str(info.value) == "S3 bucket 'no-such-bucket-here' does not exist"
+
+
+def test_wrong_keys_are_access_denied(seaweedfs_s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    with pytest.raises(StoreError) as info:
+        SPEC.open(SPEC.parse("cloudfs-test"), s3_options(seaweedfs_s3))
+    assert str(info.value) == "access to S3 bucket 'cloudfs-test' denied: check credentials and policy"
+    assert "not-the-secret" not in str(info.value)
+
+
+def test_no_credentials_is_one_clear_line(moto_s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(StoreError) as info:
+        SPEC.open(SPEC.parse("cloudfs-test"), s3_options(moto_s3))
+    assert str(info.value).startswith("no AWS credentials found")
+
+
+def test_the_bucket_region_is_found_when_not_given(moto_s3: S3Server) -> None:
+    moto_s3.client().create_bucket(Bucket="cloudfs-eu", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    driver = SPEC.open(SPEC.parse("cloudfs-eu"), s3_options(moto_s3))
+    try:
+        assert driver.store.client.meta.region_name == "eu-west-1"
+    finally:
+        driver.close()
+    given = SPEC.open(SPEC.parse("cloudfs-eu"), s3_options(moto_s3, region="eu-west-1"))
+    try:
+        assert given.store.client.meta.region_name == "eu-west-1"
+    finally:
+        given.close()
