@@ -7,6 +7,8 @@ botocore patching. Also reusable for DynamoDB (moto serves it too).
 
 from __future__ import annotations
 
+import http.client
+import http.server
 import itertools
 import json
 import logging
@@ -16,7 +18,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -239,3 +243,78 @@ def fresh_prefix(tag: str) -> str:
 def s3_options(server: S3Server, **extra: str) -> dict[str, str]:
     """`-o` options that point the S3 driver at `server`."""
     return {"endpoint": server.url, "uid": "1000", "gid": "1000", **extra}
+
+
+SLOW_DOWN = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"  # noqa: E501
+
+
+class FlakyProxy:
+    """A real HTTP proxy on 127.0.0.1 in front of a server that fails the requests it is told to.
+
+    `faults` is consumed one per request: "503" answers SlowDown, "500" an
+    InternalError, "reset" drops the connection; with none left, requests
+    pass through. Used to test retries without patching botocore.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = urllib.parse.urlsplit(upstream)
+        self.faults: list[str] = []
+        self.seen = 0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            """Forwards one request, or fails it."""
+
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: tests read counts, not logs."""
+
+            def _handle(self) -> None:
+                proxy.seen += 1
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+                fault = proxy.faults.pop(0) if proxy.faults else None
+                if fault == "reset":
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                if fault in ("503", "500"):
+                    code = b"SlowDown" if fault == "503" else b"InternalError"
+                    payload = SLOW_DOWN.replace(b"SlowDown", code)
+                    self.send_response(int(fault))
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                proxy.forward(self, body)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+        self.server = http.server.ThreadingHTTPServer((HOST, 0), Handler)
+        self.url = f"http://{HOST}:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def forward(self, handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+        """Send the request upstream and relay the answer."""
+        conn = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=30)
+        headers = {k: v for k, v in handler.headers.items() if k.lower() != "connection"}
+        conn.request(handler.command, handler.path, body=body, headers=headers)
+        resp = conn.getresponse()
+        payload = resp.read()
+        handler.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
+                handler.send_header(k, v)
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(payload)
+        conn.close()
+
+    def __enter__(self) -> FlakyProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,70 @@
+"""Transient faults are retried with the shared policy; a write that keeps failing is EIO."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Iterator
+from errno import EIO
+
+import pytest
+from cloudfs.drivers.s3 import SPEC
+from cloudfs.drivers.s3.driver import S3Driver
+from cloudfs.drivers.s3.store import is_transient
+
+from cloudfs.driver import ROOT_INO
+from cloudfs.retry import RetryPolicy
+from tests.drivers.helpers import fails_with
+from tests.drivers.staging import Staged
+from tests.servers import BUCKET, FlakyProxy, RequestCounter, S3Server, fresh_prefix, s3_options
+
+
+@pytest.fixture
+def flaky(moto_s3: S3Server) -> Iterator[tuple[FlakyProxy, S3Driver, RequestCounter]]:
+    """A driver talking to moto through a proxy that fails what the test asks; quick retries."""
+    with FlakyProxy(moto_s3.url) as proxy:
+        driver = SPEC.open(SPEC.parse(f"{BUCKET}/{fresh_prefix('retry')}"), s3_options(moto_s3, endpoint=proxy.url))
+        assert isinstance(driver, S3Driver)
+        driver.store.policy = RetryPolicy(is_transient, initial_wait=0.001, max_wait=0.01, max_attempts=4)
+        yield proxy, driver, RequestCounter().attach(driver.store.client)
+        proxy.faults.clear()
+        driver.close()
+
+
+def test_throttling_errors_and_resets_are_retried(flaky: tuple[FlakyProxy, S3Driver, RequestCounter]) -> None:
+    proxy, driver, counter = flaky
+    driver.readdir(ROOT_INO)
+    f = driver.mknod(ROOT_INO, b"f", stat.S_IFREG | 0o644, 0, 1000, 1000)
+    counter.take()
+    proxy.faults[:] = ["503", "reset", "500"]
+    driver.write(f.ino, Staged().write(0, b"made it"), f.mtime_ns)
+    assert counter.take() == {"PutObject": 4}
+    assert driver.read(f.ino, 0, 100) == b"made it"
+
+
+def test_a_write_that_keeps_failing_is_eio_and_stays_local(
+    flaky: tuple[FlakyProxy, S3Driver, RequestCounter], caplog: pytest.LogCaptureFixture
+) -> None:
+    proxy, driver, counter = flaky
+    driver.readdir(ROOT_INO)
+    f = driver.mknod(ROOT_INO, b"f", stat.S_IFREG | 0o644, 0, 1000, 1000)
+    counter.take()
+    proxy.faults[:] = ["503"] * 4
+    with fails_with(EIO):
+        driver.write(f.ino, Staged().write(0, b"lost?"), f.mtime_ns)
+    assert counter.take() == {"PutObject": 4}
+    assert any("PUT f failed" in r.getMessage() for r in caplog.records)
+    # Still a new local file: the next flush uploads it.
+    assert driver.write(f.ino, Staged().write(0, b"kept"), f.mtime_ns).size == 4
+    assert driver.read(f.ino, 0, 10) == b"kept"
+
+
+def test_the_policy_gives_up_on_what_is_not_transient() -> None:
+    calls: list[int] = []
+
+    def broken() -> None:
+        calls.append(1)
+        raise ValueError("not transient")
+
+    with pytest.raises(ValueError):
+        RetryPolicy(lambda exc: isinstance(exc, ConnectionError), initial_wait=0.001).call("step", broken)
+    assert calls == [1]
