@@ -123,3 +123,12 @@ def test_truncate_to_zero_and_extend_past_the_end(driver: Driver) -> None:
     assert driver.setattr(f.ino, AttrChanges(size=far)).size == far
     assert driver.read(f.ino, far - 3, 10) == bytes(3)
     assert driver.lookup(ROOT_INO, b"f").size == far
+
+
+def test_an_orphan_can_still_be_written_and_read(driver: Driver) -> None:
+    f = mkfile(driver, b"f")
+    put(driver, f.ino, b"first")
+    driver.unlink(ROOT_INO, b"f")
+    after = driver.write(f.ino, Staged(b"first").write(5, b" and last"), PAST_NS)
+    assert (after.nlink, after.size) == (0, 14)
+    assert driver.read(f.ino, 0, 100) == b"first and last"
