@@ -169,8 +169,8 @@ class SqliteDriver:
     # Namespace changes.
 
     def mknod(self, parent: int, name: bytes, mode: int, rdev: int, uid: int, gid: int) -> Attr:
-        """Create a file, directory, FIFO, socket or device node. EEXIST; EINVAL for other types."""
-        kind = stat.S_IFMT(mode)
+        """Create a file, directory, FIFO, socket or device node; type 0 is a regular file, as on Linux."""
+        kind = stat.S_IFMT(mode) or stat.S_IFREG
         if kind not in _NODE_TYPES:
             raise FsError(errno.EINVAL, f"mknod cannot create file type {kind:o}")
         if kind not in (stat.S_IFCHR, stat.S_IFBLK):
