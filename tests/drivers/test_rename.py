@@ -155,3 +155,15 @@ def test_moving_a_file_between_directories_keeps_its_data(driver: Driver) -> Non
     moved = driver.lookup(p2.ino, b"g")
     assert (moved.ino, moved.nlink, moved.size) == (f.ino, 1, 7)
     assert driver.read(f.ino, 0, 100) == b"payload"
+
+
+def test_a_moved_directory_knows_its_new_ancestors(driver: Driver) -> None:
+    p1 = mkdir(driver, b"p1")
+    p2 = mkdir(driver, b"p2")
+    d = mkdir(driver, b"d", parent=p1.ino)
+    driver.rename(p1.ino, b"d", p2.ino, b"d")
+    with fails_with(EINVAL):
+        driver.rename(ROOT_INO, b"p2", d.ino, b"p2")
+    assert driver.rename(ROOT_INO, b"p1", d.ino, b"p1") is None
+    assert names(driver, d.ino) == [b"p1"]
+    assert driver.getattr(d.ino).nlink == 3
