@@ -3,7 +3,11 @@
 Thread safety: one connection guarded by one lock. The core calls from several
 threads, but SQLite runs one writer at a time anyway, and only one mount may
 hold the file, so per-thread connections would add WAL snapshot juggling for
-little gain: reads are short primary-key lookups and the core caches.
+little gain: reads are short primary-key lookups and the core caches. The
+lock is re-entrant because the core's staged data reads unchanged bytes back
+through `driver.read` on the same thread in the middle of `write`; those reads
+see the open transaction, which is safe as `blocks.store_staged` reads each
+block before it rewrites it and changes the size last.
 
 Single mount: an exclusive `flock` on the database file, held until `close`.
 `flock` locks are separate from the POSIX record locks SQLite itself takes, but
