@@ -155,7 +155,9 @@ class Database:
             # Enforces dentry → inode references and cascades blocks/xattrs on purge.
             db.execute("PRAGMA foreign_keys = ON")
             if not self.read_only:
-                db.execute("PRAGMA journal_mode = WAL")
+                mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if mode != "wal":
+                    log.warning("%s: SQLite refused WAL mode (kept %s); writes block readers", self.path, mode)
             # FULL syncs the WAL on every commit: a committed write survives power loss.
             db.execute("PRAGMA synchronous = FULL")
         except sqlite3.DatabaseError as exc:

@@ -199,3 +199,19 @@ def test_read_only_mount_cannot_create(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="read-only mount cannot create it"):
         open_at(path, ro="1")
     assert not os.path.exists(path)
+
+
+def test_statfs_reports_the_host_filesystem_and_inode_count(tmp_path: Path) -> None:
+    driver = open_at(tmp_path / "fs.db")
+    try:
+        for name in (b"a", b"b", b"c"):
+            mkfile(driver, name)
+        figures = driver.statfs()
+    finally:
+        driver.close()
+    host = os.statvfs(tmp_path)
+    assert figures.block_size == 128 * 1024
+    assert figures.blocks == host.f_blocks * host.f_frsize // figures.block_size
+    assert 0 < figures.blocks_free <= figures.blocks
+    assert figures.files - figures.files_free == 4, "root and three files"
+    assert figures.name_max == 255
