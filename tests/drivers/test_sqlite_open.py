@@ -89,6 +89,14 @@ def test_text_file_is_not_a_database(tmp_path: Path) -> None:
     assert path.read_text() == "hello, this is not SQLite\n"
 
 
+def test_damaged_sqlite_file_is_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.db"
+    path.write_bytes(b"SQLite format 3\0" + b"\xff" * 4000)
+    with pytest.raises(SourceError) as info:
+        open_at(path)
+    assert str(info.value).startswith(f"{path} is not a cloudfs database (")
+
+
 def test_foreign_sqlite_file_is_not_a_database(tmp_path: Path) -> None:
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as db:
