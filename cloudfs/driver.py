@@ -86,6 +86,8 @@ class Capabilities:
     max_xattr_value: int = 65536
     block_size: int = 131072
     max_file_size: int = 2**63 - 1
+    atime: bool = True
+    """Whether reads should update atime (relatime); False where each update costs a request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +160,9 @@ class Driver(Protocol):
 
     def setattr(self, ino: int, changes: AttrChanges) -> Attr:
         """Apply `changes` (see AttrChanges) and set ctime; returns the new attributes."""
+
+    def touch_atime(self, ino: int, atime_ns: int) -> Attr:
+        """Record a read access: set atime only, leaving ctime alone (unlike setattr)."""
 
     def read(self, ino: int, off: int, size: int) -> bytes:
         """Up to `size` bytes at `off`; holes read as zeros; short only at end of file."""
