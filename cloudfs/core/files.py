@@ -175,6 +175,7 @@ class OpenFiles:
         with of.lock:
             self._staged(of).truncate(size)
             of.mtime_ns = mtime_ns or time.time_ns()
+            of.needs_write = True  # even at the same size: truncate(2) and O_TRUNC set mtime and ctime
         return True
 
     def set_mtime(self, ino: int, mtime_ns: int) -> None:
@@ -186,9 +187,10 @@ class OpenFiles:
 
     def _staged(self, of: OpenFile) -> StagedFile:
         if of.staged is None:
-            base = self._store_attr(of.ino).size
-            # The staged file asks only for bytes below its own base size.
-            of.staged = self.spool.stage(of.ino, base, lambda o, n: self.read_clean(of.ino, o, n, o + n))
+            ino = of.ino
+            of.staged = self.spool.stage(
+                ino, self._store_attr(ino).size, lambda o, n: self.read_clean(ino, o, n, self._store_attr(ino).size)
+            )
         return of.staged
 
     def _store_attr(self, ino: int) -> Attr:
@@ -246,10 +248,11 @@ class OpenFiles:
     def overlay(self, attr: Attr) -> Attr:
         """`attr` as the kernel must see it: staged size and write time included."""
         of = self.get(attr.ino)
-        if of is None or of.staged is None or not of.staged.changed:
+        if of is None or not of.dirty:
             return attr
+        size = attr.size if of.staged is None else of.staged.size
         mtime = max(attr.mtime_ns, of.mtime_ns)
-        return _replace(attr, size=of.staged.size, mtime_ns=mtime, ctime_ns=max(attr.ctime_ns, mtime))
+        return _replace(attr, size=size, mtime_ns=mtime, ctime_ns=max(attr.ctime_ns, mtime))
 
 
 def _replace(attr: Attr, **changes: int) -> Attr:

@@ -12,6 +12,7 @@ Invariants:
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import os
@@ -141,13 +142,17 @@ class Filesystem:
         if self.settings.check_permissions:
             self._check_setattr(self._present(self._attr(ino)), changes, caller)
         staged_only = False
+        if changes.size is not None and changes.mtime_ns is None:
+            # The kernel sends a truncate as a bare size; truncate(2) and O_TRUNC always set mtime.
+            changes = dataclasses.replace(changes, mtime_ns=time.time_ns())
         if changes.size is not None:
             if changes.size > self.caps.max_file_size:
                 raise FsError(errno.EFBIG, f"size {changes.size} is over the store's limit")
             if stat.S_ISDIR(self._attr(ino).mode):
                 raise FsError(errno.EISDIR, "cannot truncate a directory")
             if self.files.truncate(ino, changes.size, changes.mtime_ns):
-                changes = _without(changes, "size")
+                # The flush stores the size and this mtime; the store needs no call now.
+                changes = dataclasses.replace(changes, size=None, mtime_ns=None)
                 staged_only = changes.empty()
             else:
                 self.files.read_cache.invalidate(ino)
@@ -428,8 +433,3 @@ class Filesystem:
             # POSIX ACLs (system.posix_acl_*) stored as plain values would not change the mode bits,
             # and cp -a would then skip its chmod: refuse them so tools fall back to chmod.
             raise FsError(errno.EOPNOTSUPP, f"extended attribute namespace of {name!r} is not supported")
-
-
-def _without(changes: AttrChanges, name: str) -> AttrChanges:
-    values = {f: getattr(changes, f) for f in changes.__slots__ if f != name}
-    return AttrChanges(**values)

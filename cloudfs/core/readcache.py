@@ -42,7 +42,9 @@ class ReadCache:
                 piece = fetched[rel : rel + self.block_size]
                 if blocks[index - first] is None:
                     blocks[index - first] = piece
-                self._store(ino, index, piece)
+                # Only whole blocks, or the true last block, are safe to serve to later reads.
+                if len(piece) == min(self.block_size, file_size - index * self.block_size):
+                    self._store(ino, index, piece)
         data = b"".join(blocks)  # type: ignore[arg-type]
         skip = off - first * self.block_size
         return data[skip : skip + end - off]
