@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ from cloudfs.drivers.memory import MemoryDriver
 from cloudfs.core.context import MountSettings
 from cloudfs.core.filesystem import Filesystem
 
-MakeFs = Callable[..., Filesystem]
+from .helpers import MakeFs
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cloudfs.drivers.memory import MemoryDriver
@@ -11,6 +12,8 @@ from cloudfs.drivers.memory import MemoryDriver
 from cloudfs.core.context import ROOT_CALLER, Caller
 from cloudfs.core.filesystem import Filesystem
 from cloudfs.driver import ROOT_INO
+
+MakeFs = Callable[..., Filesystem]
 
 ROOT = ROOT_CALLER
 ALICE = Caller(uid=1000, gid=1000)

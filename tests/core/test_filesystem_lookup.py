@@ -1,0 +1,154 @@
+"""Filesystem lookups and listings: request economy of the metadata cache, names, `..`, and forget."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from cloudfs.drivers.memory import MemoryDriver
+
+from cloudfs.core.filesystem import Filesystem
+from cloudfs.driver import ROOT_INO
+from cloudfs.errors import FsError
+
+from .helpers import ROOT, MakeFs, make_file, store_file
+
+
+def _ls(fs: Filesystem, ino: int) -> list[bytes]:
+    """What `ls -l` does: open the directory, list it, look up every name, close it."""
+    fh = fs.opendir(ino, ROOT)
+    names = [name for name, _ in fs.readdir(fh, 0)]
+    for name in names[2:]:
+        assert fs.lookup(ino, name, ROOT) is not None
+    fs.releasedir(fh)
+    return names
+
+
+def test_lookup_of_missing_name_is_none(fs: Filesystem) -> None:
+    """A name the store does not have looks up as None, not an error."""
+    assert fs.lookup(ROOT_INO, b"nope", ROOT) is None
+
+
+def test_lookup_finds_store_entry(fs: Filesystem, driver: MemoryDriver) -> None:
+    """An entry made in the store is found with the store's attributes."""
+    ino = store_file(driver, b"f", b"abc")
+    attr = fs.lookup(ROOT_INO, b"f", ROOT)
+    assert attr is not None
+    assert (attr.ino, attr.size, stat.S_ISREG(attr.mode)) == (ino, 3, True)
+
+
+def test_ls_l_costs_one_readdir_and_no_lookup(fs: Filesystem, driver: MemoryDriver) -> None:
+    """Listing a directory and then looking up every name asks the store for one listing only."""
+    for name in (b"a", b"b", b"c"):
+        store_file(driver, name, b"x")
+    driver.calls.clear()
+    assert _ls(fs, ROOT_INO) == [b".", b"..", b"a", b"b", b"c"]
+    assert driver.calls == Counter({"getattr": 1, "readdir": 1})
+
+
+def test_new_file_in_listed_directory_costs_no_lookup(fs: Filesystem, driver: MemoryDriver) -> None:
+    """After a listing, the kernel's lookup before create is answered absent from the cache."""
+    store_file(driver, b"a", b"x")
+    _ls(fs, ROOT_INO)
+    driver.calls.clear()
+    assert fs.lookup(ROOT_INO, b"new", ROOT) is None
+    make_file(fs, b"new", b"data")
+    assert driver.calls == Counter({"mknod": 1, "write": 1})
+
+
+def test_repeated_lookup_is_cached(fs: Filesystem, driver: MemoryDriver) -> None:
+    """A second lookup of the same name within the TTL costs no request."""
+    store_file(driver, b"f", b"")
+    fs.lookup(ROOT_INO, b"f", ROOT)
+    fs.lookup(ROOT_INO, b"f", ROOT)
+    assert driver.calls["lookup"] == 1
+
+
+def test_zero_ttl_asks_the_store_every_time(make_fs: MakeFs, driver: MemoryDriver) -> None:
+    """With cache_ttl=0 every lookup goes to the store."""
+    fs = make_fs(cache_ttl=0)
+    store_file(driver, b"f", b"")
+    fs.lookup(ROOT_INO, b"f", ROOT)
+    fs.lookup(ROOT_INO, b"f", ROOT)
+    assert driver.calls["lookup"] == 2
+
+
+def test_removed_name_looks_up_absent(fs: Filesystem, driver: MemoryDriver) -> None:
+    """After unlink the name is gone, and the listing answers that without a store lookup."""
+    make_file(fs, b"f")
+    _ls(fs, ROOT_INO)
+    fs.unlink(ROOT_INO, b"f", ROOT)
+    driver.calls.clear()
+    assert fs.lookup(ROOT_INO, b"f", ROOT) is None
+    assert driver.calls["lookup"] == 0
+
+
+def test_rename_of_directory_updates_dotdot(fs: Filesystem) -> None:
+    """A directory moved to another parent reports that parent as `..`, in lookup and readdir."""
+    a = fs.mkdir(ROOT_INO, b"a", 0o755, ROOT).ino
+    b = fs.mkdir(ROOT_INO, b"b", 0o755, ROOT).ino
+    c = fs.mkdir(a, b"c", 0o755, ROOT).ino
+    assert fs.lookup(c, b"..", ROOT).ino == a
+    fs.rename(a, b"c", b, b"c", ROOT)
+    assert fs.lookup(c, b"..", ROOT).ino == b
+    assert dict(fs.readdir(fs.opendir(c, ROOT), 0))[b".."].ino == b
+    assert fs.lookup(b, b"c", ROOT).ino == c
+    assert fs.lookup(a, b"c", ROOT) is None
+
+
+def test_dot_is_the_directory_itself(fs: Filesystem) -> None:
+    """`.` looks up as the directory and `..` of the root is the root."""
+    d = fs.mkdir(ROOT_INO, b"d", 0o755, ROOT).ino
+    assert fs.lookup(d, b".", ROOT).ino == d
+    assert fs.lookup(ROOT_INO, b"..", ROOT).ino == ROOT_INO
+
+
+NameCall = Callable[[Filesystem, bytes, int], object]
+NAME_CALLS: dict[str, NameCall] = {
+    "lookup": lambda fs, name, ino: fs.lookup(ROOT_INO, name, ROOT),
+    "create": lambda fs, name, ino: fs.create(ROOT_INO, name, 0o644, os.O_WRONLY, ROOT),
+    "mkdir": lambda fs, name, ino: fs.mkdir(ROOT_INO, name, 0o755, ROOT),
+    "symlink": lambda fs, name, ino: fs.symlink(ROOT_INO, name, b"target", ROOT),
+    "link": lambda fs, name, ino: fs.link(ino, ROOT_INO, name, ROOT),
+    "rename": lambda fs, name, ino: fs.rename(ROOT_INO, b"f", ROOT_INO, name, ROOT),
+}
+
+
+@pytest.mark.parametrize("call", NAME_CALLS.values(), ids=NAME_CALLS.keys())
+def test_name_of_256_bytes_is_too_long(fs: Filesystem, driver: MemoryDriver, call: NameCall) -> None:
+    """Every call taking a new name refuses 256 bytes with ENAMETOOLONG before asking the store."""
+    ino = make_file(fs, b"f")
+    driver.calls.clear()
+    with pytest.raises(FsError) as exc:
+        call(fs, b"n" * 256, ino)
+    assert exc.value.errno == errno.ENAMETOOLONG
+    assert sum(driver.calls.values()) == 0
+
+
+def test_name_of_255_bytes_is_fine(fs: Filesystem) -> None:
+    """255 bytes is the longest name the default capabilities allow."""
+    make_file(fs, b"n" * 255)
+    assert fs.lookup(ROOT_INO, b"n" * 255, ROOT) is not None
+
+
+def test_forget_reaches_driver_at_zero(fs: Filesystem, driver: MemoryDriver) -> None:
+    """The driver hears `forget` only when the kernel's lookup count drops to zero."""
+    ino = make_file(fs, b"f")  # create counts one lookup
+    fs.lookup(ROOT_INO, b"f", ROOT)
+    fs.forget([(ino, 1)])
+    assert driver.calls["forget"] == 0
+    fs.forget([(ino, 1)])
+    assert driver.calls["forget"] == 1
+
+
+def test_forget_many_at_once(fs: Filesystem, driver: MemoryDriver) -> None:
+    """A batch forget of the whole count lets the driver forget in one go."""
+    ino = make_file(fs, b"f")
+    for _ in range(3):
+        fs.lookup(ROOT_INO, b"f", ROOT)
+    fs.forget([(ino, 4)])
+    assert driver.calls["forget"] == 1
