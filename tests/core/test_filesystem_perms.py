@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 from cloudfs.drivers.memory import MemoryDriver
 
+from cloudfs.core.context import Caller
 from cloudfs.core.filesystem import Filesystem
 from cloudfs.driver import ROOT_INO, AttrChanges
 from cloudfs.errors import FsError
@@ -197,3 +198,54 @@ def test_sticky_dir_refuses_replacing_others_files(checked: Filesystem) -> None:
     with pytest.raises(FsError) as exc:
         checked.rename(tmp, b"b", tmp, b"a", BOB)
     assert exc.value.errno == errno.EPERM
+
+
+def test_access_follows_mode_bits(checked: Filesystem) -> None:
+    """access(2) answers from the mode bits: others read a 0644 file but cannot write it; nobody executes it."""
+    ino = make_file(checked, b"f")
+    assert checked.access(ino, os.R_OK, ALICE)
+    assert not checked.access(ino, os.W_OK, ALICE)
+    assert checked.access(ino, os.W_OK, ROOT)
+    assert not checked.access(ino, os.X_OK, ROOT)
+
+
+def test_supplementary_group_grants_group_bits(checked: Filesystem) -> None:
+    """A caller whose supplementary groups include the file's group gets the group bits."""
+    ino = make_file(checked, b"f")
+    checked.setattr(ino, AttrChanges(mode=0o640, gid=50), ROOT)
+    member = Caller(uid=3000, gid=3000, groups=lambda: frozenset({50}))
+    checked.release(checked.open(ino, os.O_RDONLY, member))
+    with pytest.raises(FsError) as exc:
+        checked.open(ino, os.O_RDONLY, BOB)
+    assert exc.value.errno == errno.EACCES
+
+
+def test_chgrp_needs_membership_of_the_new_group(checked: Filesystem) -> None:
+    """The owner may chgrp to a group of their own, not to another (EPERM)."""
+    ino = make_file(checked, b"f", parent=_sticky_tmp(checked), caller=ALICE)
+    alice = Caller(uid=ALICE.uid, gid=ALICE.gid, groups=lambda: frozenset({50}))
+    assert checked.setattr(ino, AttrChanges(gid=50), alice).gid == 50
+    with pytest.raises(FsError) as exc:
+        checked.setattr(ino, AttrChanges(gid=60), alice)
+    assert exc.value.errno == errno.EPERM
+
+
+def test_permission_checks_use_the_overridden_owner(make_fs: MakeFs, driver: MemoryDriver) -> None:
+    """With uid/gid overrides, checks judge the owner the caller is shown, as access(2) already does."""
+    ino = store_file(driver, b"f", b"abc")
+    fs = make_fs(uid=ALICE.uid, gid=ALICE.gid, check_permissions=True)
+    assert fs.getattr(ino).uid == ALICE.uid
+    assert fs.access(ino, os.W_OK, ALICE)
+    fs.release(fs.open(ino, os.O_WRONLY, ALICE))
+    make_file(fs, b"new", caller=ALICE)
+
+
+def test_permission_checks_use_the_overridden_umask(make_fs: MakeFs, driver: MemoryDriver) -> None:
+    """A umask override that hides write bits from others also stops their writes."""
+    ino = store_file(driver, b"f", b"abc")
+    driver.setattr(ino, AttrChanges(mode=0o666))
+    fs = make_fs(umask=0o022, check_permissions=True)
+    assert not fs.access(ino, os.W_OK, ALICE)
+    with pytest.raises(FsError) as exc:
+        fs.open(ino, os.O_WRONLY, ALICE)
+    assert exc.value.errno == errno.EACCES
