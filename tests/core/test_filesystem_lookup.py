@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import stat
 from collections import Counter
@@ -152,3 +153,57 @@ def test_forget_many_at_once(fs: Filesystem, driver: MemoryDriver) -> None:
         fs.lookup(ROOT_INO, b"f", ROOT)
     fs.forget([(ino, 4)])
     assert driver.calls["forget"] == 1
+
+
+def test_readdir_offsets_walk_one_snapshot(fs: Filesystem) -> None:
+    """Continuing a listing at an offset uses the first snapshot, so a concurrent create shifts nothing."""
+    for name in (b"a", b"b", b"c"):
+        make_file(fs, name)
+    fh = fs.opendir(ROOT_INO, ROOT)
+    first = [name for name, _ in itertools.islice(fs.readdir(fh, 0), 3)]
+    make_file(fs, b"0")
+    rest = [name for name, _ in fs.readdir(fh, 3)]
+    assert first + rest == [b".", b"..", b"a", b"b", b"c"]
+
+
+def test_readdir_shows_staged_size(fs: Filesystem) -> None:
+    """A listing shows an open file's unflushed size, as getattr does."""
+    fh, _ = fs.create(ROOT_INO, b"f", 0o644, os.O_WRONLY, ROOT)
+    fs.write(fh, 0, b"12345")
+    listed = dict(fs.readdir(fs.opendir(ROOT_INO, ROOT), 0))
+    assert listed[b"f"].size == 5
+
+
+def test_rename_onto_another_link_of_same_inode_keeps_both(fs: Filesystem) -> None:
+    """Renaming a name onto another link of the same inode does nothing (POSIX): both names stay."""
+    x = fs.mkdir(ROOT_INO, b"x", 0o755, ROOT).ino
+    y = fs.mkdir(ROOT_INO, b"y", 0o755, ROOT).ino
+    ino = make_file(fs, b"a", b"data", parent=x)
+    fs.link(ino, y, b"b", ROOT)
+    _ls(fs, x)
+    fs.rename(x, b"a", y, b"b", ROOT)
+    assert fs.lookup(x, b"a", ROOT).ino == ino
+    assert fs.lookup(y, b"b", ROOT).ino == ino
+
+
+def test_rename_replaces_target_and_finds_moved_inode(fs: Filesystem, driver: MemoryDriver) -> None:
+    """After rename onto an existing closed file, the name leads to the moved inode and the old one is purged."""
+    a = make_file(fs, b"a", b"new")
+    make_file(fs, b"b", b"old")
+    _ls(fs, ROOT_INO)
+    fs.rename(ROOT_INO, b"a", ROOT_INO, b"b", ROOT)
+    assert fs.lookup(ROOT_INO, b"b", ROOT).ino == a
+    assert fs.lookup(ROOT_INO, b"a", ROOT) is None
+    assert driver.calls["purge"] == 1
+
+
+def test_rename_onto_open_file_defers_purge(fs: Filesystem, driver: MemoryDriver) -> None:
+    """A file replaced by rename while open stays readable through its handle until released."""
+    make_file(fs, b"a", b"new")
+    b = make_file(fs, b"b", b"old")
+    fh = fs.open(b, os.O_RDONLY, ROOT)
+    fs.rename(ROOT_INO, b"a", ROOT_INO, b"b", ROOT)
+    assert fs.read(fh, 0, 10) == b"old"
+    assert driver.calls["purge"] == 0
+    fs.release(fh)
+    assert driver.calls["purge"] == 1
