@@ -266,3 +266,73 @@ def test_shutdown_after_failed_release_and_unlink_reports_no_failure(fs: Filesys
     fs.release(fh)
     fs.unlink(ROOT_INO, b"a", ROOT)
     assert fs.shutdown() == 0
+
+
+def test_small_sequential_reads_cost_one_store_read_per_block(fs: Filesystem, driver: MemoryDriver) -> None:
+    """Reading a closed file 4 KiB at a time asks the store once per cache block."""
+    data = bytes(range(256)) * 800
+    ino = store_file(driver, b"f", data)
+    fh = fs.open(ino, os.O_RDONLY, ROOT)
+    got = b"".join(fs.read(fh, off, 4096) for off in range(0, len(data), 4096))
+    assert got == data
+    assert driver.calls["read"] == -(-len(data) // fs.caps.block_size)
+
+
+def test_small_change_to_large_file_downloads_nothing(fs: Filesystem, driver: MemoryDriver) -> None:
+    """Changing one byte of a stored file writes it back without reading it from the store."""
+    data = bytes(300_000)
+    ino = store_file(driver, b"f", data)
+    fh = fs.open(ino, os.O_RDWR, ROOT)
+    fs.write(fh, 150_000, b"X")
+    fs.release(fh)
+    assert driver.calls["read"] == 0
+    assert driver.calls["write"] == 2
+    assert driver.read(ino, 149_999, 3) == b"\0X\0"
+
+
+def test_read_after_rewrite_is_not_stale(fs: Filesystem) -> None:
+    """Blocks cached before a write are not served after it is flushed."""
+    ino = make_file(fs, b"f", b"old data")
+    fh = fs.open(ino, os.O_RDWR, ROOT)
+    assert fs.read(fh, 0, 100) == b"old data"
+    fs.write(fh, 0, b"NEW")
+    fs.flush(fh)
+    assert fs.read(fh, 0, 100) == b"NEW data"
+
+
+def test_explicit_mtime_on_dirty_file_survives_close(fs: Filesystem, driver: MemoryDriver) -> None:
+    """cp -p sets times after writing and before closing; the close's write must keep them."""
+    fh, attr = fs.create(ROOT_INO, b"f", 0o644, os.O_WRONLY, ROOT)
+    fs.write(fh, 0, b"copy")
+    fs.setattr(attr.ino, AttrChanges(atime_ns=10**18, mtime_ns=10**18), ROOT)
+    assert fs.getattr(attr.ino).mtime_ns == 10**18
+    fs.release(fh)
+    assert driver.getattr(attr.ino).mtime_ns == 10**18
+
+
+def test_driver_errors_pass_through(fs: Filesystem, driver: MemoryDriver) -> None:
+    """A store failure other than ENOENT on lookup or create reaches the caller with its errno."""
+    driver.fail("lookup", errno.EIO)
+    with pytest.raises(FsError) as exc:
+        fs.lookup(ROOT_INO, b"f", ROOT)
+    assert exc.value.errno == errno.EIO
+    driver.fail("mknod", errno.ENOSPC)
+    with pytest.raises(FsError) as exc:
+        fs.create(ROOT_INO, b"f", 0o644, os.O_WRONLY, ROOT)
+    assert exc.value.errno == errno.ENOSPC
+    make_file(fs, b"f", b"ok")
+    assert fs.lookup(ROOT_INO, b"f", ROOT).size == 2
+
+
+def test_directories_refuse_file_operations(fs: Filesystem) -> None:
+    """open and truncate of a directory are EISDIR; opendir of a file is ENOTDIR."""
+    d = fs.mkdir(ROOT_INO, b"d", 0o755, ROOT).ino
+    f = make_file(fs, b"f")
+    for expected, call in (
+        (errno.EISDIR, lambda: fs.open(d, os.O_RDONLY, ROOT)),
+        (errno.EISDIR, lambda: fs.setattr(d, AttrChanges(size=0), ROOT)),
+        (errno.ENOTDIR, lambda: fs.opendir(f, ROOT)),
+    ):
+        with pytest.raises(FsError) as exc:
+            call()
+        assert exc.value.errno == expected
