@@ -249,3 +249,15 @@ def test_permission_checks_use_the_overridden_umask(make_fs: MakeFs, driver: Mem
     with pytest.raises(FsError) as exc:
         fs.open(ino, os.O_WRONLY, ALICE)
     assert exc.value.errno == errno.EACCES
+
+
+def test_moving_a_directory_to_another_parent_needs_write_on_it(checked: Filesystem) -> None:
+    """Moving someone else's directory elsewhere rewrites its `..`, so it needs write permission on it (EACCES)."""
+    pub = checked.mkdir(ROOT_INO, b"pub", 0o777, ROOT).ino
+    pub2 = checked.mkdir(ROOT_INO, b"pub2", 0o777, ROOT).ino
+    checked.mkdir(pub, b"d", 0o755, ALICE)
+    with pytest.raises(FsError) as exc:
+        checked.rename(pub, b"d", pub2, b"d", BOB)
+    assert exc.value.errno == errno.EACCES
+    checked.rename(pub, b"d", pub, b"renamed", BOB)
+    assert checked.lookup(pub, b"renamed", BOB) is not None
