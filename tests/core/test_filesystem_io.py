@@ -6,6 +6,7 @@ import errno
 import os
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -336,3 +337,41 @@ def test_directories_refuse_file_operations(fs: Filesystem) -> None:
         with pytest.raises(FsError) as exc:
             call()
         assert exc.value.errno == expected
+
+
+def test_unlink_succeeds_when_purge_fails(fs: Filesystem, driver: MemoryDriver) -> None:
+    """Once the store removed the name, unlink has happened: a failing purge must not turn it into an error."""
+    make_file(fs, b"f", b"x")
+    driver.fail("purge", errno.EIO)
+    fs.unlink(ROOT_INO, b"f", ROOT)
+    assert fs.lookup(ROOT_INO, b"f", ROOT) is None
+
+
+def test_reopen_sees_another_hosts_rewrite(make_fs: MakeFs) -> None:
+    """Close-to-open: after another host rewrote a file, opening it again reads the new bytes, not cached ones."""
+    here, there = make_fs(cache_ttl=0), make_fs(cache_ttl=0)
+    ino = make_file(here, b"f", b"aaaa")
+    fh = here.open(ino, os.O_RDONLY, ROOT)
+    assert here.read(fh, 0, 10) == b"aaaa"
+    here.release(fh)
+    fh = there.open(ino, os.O_WRONLY, ROOT)
+    there.write(fh, 0, b"bbbb")
+    there.release(fh)
+    fh = here.open(ino, os.O_RDONLY, ROOT)
+    assert here.read(fh, 0, 10) == b"bbbb"
+
+
+def test_concurrent_files_are_each_written_once(fs: Filesystem, driver: MemoryDriver) -> None:
+    """Threads creating, writing and closing their own files leave every file whole, one write each."""
+
+    def worker(n: int) -> None:
+        for i in range(20):
+            name = f"t{n}-{i}".encode()
+            make_file(fs, name, name * 100)
+            assert fs.lookup(ROOT_INO, name, ROOT).size == len(name) * 100
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(worker, range(4)))
+    assert driver.calls["write"] == 80
+    for name, attr in driver.readdir(ROOT_INO):
+        assert driver.read(attr.ino, 0, 10_000) == name * 100
