@@ -11,9 +11,9 @@ import dataclasses
 from collections.abc import Callable, Iterator
 
 import pytest
-from cloudfs.drivers.memory import FULL_CAPABILITIES, MemoryDriver
 
 from cloudfs.driver import Driver
+from cloudfs.drivers.memory import FULL_CAPABILITIES, MemoryDriver
 
 
 class Store:
@@ -39,6 +39,7 @@ class Store:
 
 
 def _memory(request: pytest.FixtureRequest) -> Store:
+    """The full-featured in-memory driver."""
     return Store(MemoryDriver, persistent=False)
 
 
@@ -56,10 +57,12 @@ _MINIMAL = dataclasses.replace(
 
 
 def _memory_minimal(request: pytest.FixtureRequest) -> Store:
+    """The in-memory driver narrowed to _MINIMAL capabilities."""
     return Store(lambda: MemoryDriver(capabilities=_MINIMAL), persistent=False)
 
 
 def _sqlite(request: pytest.FixtureRequest) -> Store:
+    """The sqlite driver on a new database file in the test's tmp_path."""
     # Imported here so that a driver that is absent or broken fails its own tests only.
     from cloudfs.drivers.sqlite import SPEC
 

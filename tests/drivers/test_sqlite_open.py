@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from cloudfs.drivers.sqlite import SPEC, SqliteDriver
-from cloudfs.drivers.sqlite.source import SqliteSettings
 
 from cloudfs.driver import ROOT_INO
+from cloudfs.drivers.sqlite import SPEC, SqliteDriver
+from cloudfs.drivers.sqlite.source import SqliteSettings
 from cloudfs.errors import SourceError, StoreError
 from cloudfs.sources import parse_source
 
@@ -87,6 +87,14 @@ def test_text_file_is_not_a_database(tmp_path: Path) -> None:
         open_at(path)
     assert str(info.value).startswith(f"{path} is not a cloudfs database")
     assert path.read_text() == "hello, this is not SQLite\n"
+
+
+def test_damaged_sqlite_file_is_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.db"
+    path.write_bytes(b"SQLite format 3\0" + b"\xff" * 4000)
+    with pytest.raises(SourceError) as info:
+        open_at(path)
+    assert str(info.value).startswith(f"{path} is not a cloudfs database (")
 
 
 def test_foreign_sqlite_file_is_not_a_database(tmp_path: Path) -> None:
@@ -199,3 +207,19 @@ def test_read_only_mount_cannot_create(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="read-only mount cannot create it"):
         open_at(path, ro="1")
     assert not os.path.exists(path)
+
+
+def test_statfs_reports_the_host_filesystem_and_inode_count(tmp_path: Path) -> None:
+    driver = open_at(tmp_path / "fs.db")
+    try:
+        for name in (b"a", b"b", b"c"):
+            mkfile(driver, name)
+        figures = driver.statfs()
+    finally:
+        driver.close()
+    host = os.statvfs(tmp_path)
+    assert figures.block_size == 128 * 1024
+    assert figures.blocks == host.f_blocks * host.f_frsize // figures.block_size
+    assert 0 < figures.blocks_free <= figures.blocks
+    assert figures.files - figures.files_free == 4, "root and three files"
+    assert figures.name_max == 255
