@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cloudfs.drivers.memory import MemoryDriver
 
 from cloudfs.core.context import MountSettings
 from cloudfs.core.filesystem import Filesystem
+from cloudfs.drivers.memory import MemoryDriver
 
 from .helpers import MakeFs
 

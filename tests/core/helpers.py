@@ -7,11 +7,10 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cloudfs.drivers.memory import MemoryDriver
-
 from cloudfs.core.context import ROOT_CALLER, Caller
 from cloudfs.core.filesystem import Filesystem
 from cloudfs.driver import ROOT_INO
+from cloudfs.drivers.memory import MemoryDriver
 
 MakeFs = Callable[..., Filesystem]
 

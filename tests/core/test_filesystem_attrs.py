@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import stat
 from pathlib import Path
 
 import pytest
-from cloudfs.drivers.memory import MemoryDriver
 
 from cloudfs.core.context import MountSettings
 from cloudfs.core.filesystem import Filesystem
 from cloudfs.driver import ROOT_INO, AttrChanges
+from cloudfs.drivers.memory import MemoryDriver
 
-from .helpers import ROOT, make_file
+from .helpers import ROOT, MakeFs, make_file, store_file
 
 
 @pytest.fixture
@@ -106,3 +107,34 @@ def test_symlink_round_trip(ticking: Filesystem) -> None:
     assert stat.S_ISLNK(attr.mode)
     assert attr.size == len(b"some/where")
     assert ticking.readlink(attr.ino) == b"some/where"
+
+
+def _read_twice(fs: Filesystem, ino: int) -> None:
+    fh = fs.open(ino, os.O_RDONLY, ROOT)
+    fs.read(fh, 0, 10)
+    fs.read(fh, 0, 10)
+    fs.release(fh)
+
+
+def test_relatime_updates_atime_once_after_a_change(fs: Filesystem, driver: MemoryDriver) -> None:
+    """The first read after a write moves atime (one request); later reads leave it."""
+    ino = make_file(fs, b"f", b"data")
+    _read_twice(fs, ino)
+    assert driver.calls["touch_atime"] == 1
+    assert fs.getattr(ino).atime_ns > fs.getattr(ino).mtime_ns
+
+
+@pytest.mark.parametrize("settings", [{"noatime": True}, {"read_only": True}], ids=["noatime", "ro"])
+def test_no_atime_updates_when_off(make_fs: MakeFs, driver: MemoryDriver, settings: dict[str, bool]) -> None:
+    """noatime and read-only mounts never send atime updates."""
+    ino = store_file(driver, b"f", b"data")
+    _read_twice(make_fs(**settings), ino)
+    assert driver.calls["touch_atime"] == 0
+
+
+def test_failed_atime_update_does_not_fail_the_read(fs: Filesystem, driver: MemoryDriver) -> None:
+    """atime is bookkeeping: a store refusing its update must not turn a good read into an error."""
+    ino = make_file(fs, b"f", b"data")
+    driver.fail("touch_atime", errno.EIO)
+    fh = fs.open(ino, os.O_RDONLY, ROOT)
+    assert fs.read(fh, 0, 10) == b"data"

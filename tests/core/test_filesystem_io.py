@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from cloudfs.drivers.memory import MemoryDriver
 
 from cloudfs.core.filesystem import Filesystem
 from cloudfs.driver import ROOT_INO, AttrChanges
+from cloudfs.drivers.memory import MemoryDriver
 from cloudfs.errors import FsError
 
 from .helpers import ROOT, MakeFs, make_file, store_file

@@ -10,10 +10,10 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from cloudfs.drivers.memory import MemoryDriver
 
 from cloudfs.core.filesystem import Filesystem
 from cloudfs.driver import ROOT_INO
+from cloudfs.drivers.memory import MemoryDriver
 from cloudfs.errors import FsError
 
 from .helpers import ROOT, MakeFs, make_file, store_file
@@ -43,12 +43,15 @@ def test_lookup_finds_store_entry(fs: Filesystem, driver: MemoryDriver) -> None:
 
 
 def test_ls_l_costs_one_readdir_and_no_lookup(fs: Filesystem, driver: MemoryDriver) -> None:
-    """Listing a directory and then looking up every name asks the store for one listing only."""
+    """Listing a directory and looking up every name costs one listing (plus the relatime update), no lookups."""
     for name in (b"a", b"b", b"c"):
         store_file(driver, name, b"x")
     driver.calls.clear()
     assert _ls(fs, ROOT_INO) == [b".", b"..", b"a", b"b", b"c"]
-    assert driver.calls == Counter({"getattr": 1, "readdir": 1})
+    assert driver.calls == Counter({"getattr": 1, "readdir": 1, "touch_atime": 1})
+    driver.calls.clear()
+    _ls(fs, ROOT_INO)
+    assert driver.calls == Counter({"readdir": 1})
 
 
 def test_new_file_in_listed_directory_costs_no_lookup(fs: Filesystem, driver: MemoryDriver) -> None:

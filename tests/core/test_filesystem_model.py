@@ -7,13 +7,13 @@ import os
 import tempfile
 
 import pytest
-from cloudfs.drivers.memory import FULL_CAPABILITIES, MemoryDriver
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloudfs.core.context import MountSettings
 from cloudfs.core.filesystem import Filesystem
 from cloudfs.driver import AttrChanges
+from cloudfs.drivers.memory import FULL_CAPABILITIES, MemoryDriver
 
 from .helpers import ROOT, make_file
 

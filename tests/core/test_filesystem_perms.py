@@ -8,11 +8,11 @@ import stat
 from collections.abc import Callable
 
 import pytest
-from cloudfs.drivers.memory import MemoryDriver
 
 from cloudfs.core.context import Caller
 from cloudfs.core.filesystem import Filesystem
 from cloudfs.driver import ROOT_INO, AttrChanges
+from cloudfs.drivers.memory import MemoryDriver
 from cloudfs.errors import FsError
 
 from .helpers import ALICE, BOB, ROOT, MakeFs, make_file, store_file

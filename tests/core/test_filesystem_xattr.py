@@ -9,11 +9,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from cloudfs.drivers.memory import FULL_CAPABILITIES, MemoryDriver
 
 from cloudfs.core.context import MountSettings
 from cloudfs.core.filesystem import Filesystem
 from cloudfs.driver import ROOT_INO, XATTR_CREATE
+from cloudfs.drivers.memory import FULL_CAPABILITIES, MemoryDriver
 from cloudfs.errors import FsError
 
 from .helpers import ROOT, make_file

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from cloudfs.drivers.memory import MemoryDriver
 
 from cloudfs.core.readcache import ReadCache
+from cloudfs.drivers.memory import MemoryDriver
 
 from .helpers import store_file
 

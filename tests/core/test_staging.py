@@ -6,11 +6,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from cloudfs.drivers.memory import MemoryDriver
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloudfs.core.staging import Spool, StagedFile
+from cloudfs.drivers.memory import MemoryDriver
 
 from .helpers import store_file
 
