@@ -283,11 +283,12 @@ def test_small_change_to_large_file_downloads_nothing(fs: Filesystem, driver: Me
     """Changing one byte of a stored file writes it back without reading it from the store."""
     data = bytes(300_000)
     ino = store_file(driver, b"f", data)
+    driver.calls.clear()
     fh = fs.open(ino, os.O_RDWR, ROOT)
     fs.write(fh, 150_000, b"X")
     fs.release(fh)
     assert driver.calls["read"] == 0
-    assert driver.calls["write"] == 2
+    assert driver.calls["write"] == 1
     assert driver.read(ino, 149_999, 3) == b"\0X\0"
 
 

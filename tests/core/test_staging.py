@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import tempfile
 from pathlib import Path
 
@@ -168,3 +169,21 @@ def test_matches_bytearray_model(base: bytes, ops: list[tuple]) -> None:
             assert staged.size == len(model)
         assert staged.read(0, 1000) == bytes(model)
         staged.discard()
+
+
+def test_spool_directory_is_private(tmp_path: Path) -> None:
+    """The spool holds users' unflushed data, so only the mounting user may enter it."""
+    spool = Spool(tmp_path / "spool")
+    assert stat.S_IMODE(spool.path.stat().st_mode) == 0o700
+
+
+def test_spool_is_removed_only_when_empty(driver: MemoryDriver, tmp_path: Path) -> None:
+    """remove_if_empty keeps a spool that still holds a staged file and removes it once that is gone."""
+    ino = store_file(driver, b"f", BASE)
+    spool = Spool(tmp_path / "spool")
+    staged = spool.stage(ino, len(BASE), lambda off, n: driver.read(ino, off, n))
+    spool.remove_if_empty()
+    assert staged.path.exists()
+    staged.discard()
+    spool.remove_if_empty()
+    assert not spool.path.exists()
