@@ -210,3 +210,12 @@ def test_rename_onto_open_file_defers_purge(fs: Filesystem, driver: MemoryDriver
     assert driver.calls["purge"] == 0
     fs.release(fh)
     assert driver.calls["purge"] == 1
+
+
+def test_dotdot_lookup_does_not_make_child_a_parent(fs: Filesystem) -> None:
+    """Looking up `..` of c (NFS export does) must not record c as the parent of the directory it found."""
+    a = fs.mkdir(ROOT_INO, b"a", 0o755, ROOT).ino
+    c = fs.mkdir(a, b"c", 0o755, ROOT).ino
+    fs.forget([(a, 1)])
+    assert fs.lookup(c, b"..", ROOT).ino == a
+    assert fs.lookup(a, b"..", ROOT).ino == ROOT_INO
