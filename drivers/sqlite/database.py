@@ -40,6 +40,7 @@ FORMAT_VERSION = 1
 BLOCK_SIZE = 128 * 1024
 SQLITE_MAGIC = b"SQLite format 3\0"
 BUSY_TIMEOUT_MS = 10_000
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value NOT NULL) WITHOUT ROWID;
@@ -158,6 +159,9 @@ class Database:
                 mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if mode != "wal":
                     log.warning("%s: SQLite refused WAL mode (kept %s); writes block readers", self.path, mode)
+            # One large write is one transaction and grows the WAL to its size; after a
+            # checkpoint, cut the file back instead of keeping that size until close.
+            db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             # FULL syncs the WAL on every commit: a committed write survives power loss.
             db.execute("PRAGMA synchronous = FULL")
         except sqlite3.Error as exc:
@@ -236,7 +240,7 @@ class Database:
 
     def pragmas(self) -> dict[str, object]:
         """The connection settings durability and integrity rest on, as SQLite reports them."""
-        names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+        names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "journal_size_limit")
         with self.read() as db:
             return {name: db.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
 

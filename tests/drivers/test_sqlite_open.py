@@ -182,6 +182,7 @@ def test_durability_pragmas_are_in_force(tmp_path: Path) -> None:
     assert pragmas["synchronous"] == 2, "2 is FULL"
     assert pragmas["foreign_keys"] == 1
     assert pragmas["busy_timeout"] > 0
+    assert pragmas["journal_size_limit"] > 0
 
 
 def test_read_only_mount_reads_and_refuses_writes(tmp_path: Path) -> None:
