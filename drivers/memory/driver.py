@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import functools
 import logging
+import math
 import stat
 import threading
 import time
@@ -437,7 +438,7 @@ class MemoryDriver:
         return StatFs(
             block_size=block_size,
             blocks=blocks,
-            blocks_free=max(0, blocks - -(-used // block_size)),
+            blocks_free=max(0, blocks - math.ceil(used / block_size)),
             files=_CAPACITY_FILES,
             files_free=_CAPACITY_FILES - len(self._inodes),
             name_max=self.capabilities.max_name_len,
