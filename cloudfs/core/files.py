@@ -207,18 +207,21 @@ class OpenFiles:
             with of.lock:
                 self._flush(of)
 
-    def flush_all(self) -> int:
-        """Flush every dirty file (unmount, signals); returns how many could not be written."""
+    def close_all(self) -> int:
+        """Flush every file and drop its spool file (unmount, signals); returns how many could not be written."""
         with self._lock:
             files = list(self._files.values())
         failed = 0
         for of in files:
             with of.lock:
                 try:
-                    if not of.orphaned:
-                        self._flush(of)
+                    self._flush(of)
                 except FsError:
                     failed += 1
+                    continue
+                if of.staged is not None:
+                    of.staged.discard()
+                    of.staged = None
         return failed
 
     def _flush(self, of: OpenFile) -> None:

@@ -389,7 +389,7 @@ class Filesystem:
     def shutdown(self) -> int:
         """Flush everything and close the driver; returns how many files could not be written."""
         started = time.monotonic()
-        failed = self.files.flush_all()
+        failed = self.files.close_all()
         if failed:
             log.error("%d file(s) could not be written; their data stays in %s", failed, self.files.spool.path)
         else:
