@@ -313,7 +313,8 @@ class SqliteDriver:
                 if changes.size < attr.size:
                     blocks.truncate(db, ino, changes.size, self.capabilities.block_size, frozenset())
                 cols["size"] = changes.size
-                cols.setdefault("mtime_ns", now)
+                if changes.size != attr.size:
+                    cols.setdefault("mtime_ns", now)
             self._update(db, ino, **cols)
             return self._attr(db, ino)
 

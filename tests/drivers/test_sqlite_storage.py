@@ -179,6 +179,18 @@ def test_truncate_drops_blocks_and_zeroes_the_tail(fs: Reopenable) -> None:
     assert block_numbers(fs, f.ino) == [0, 1]
 
 
+def test_truncate_sets_mtime_only_when_the_size_changes(fs: Reopenable) -> None:
+    d = fs.driver
+    f = mkfile(d, b"f")
+    put(d, f.ino, b"12345", mtime_ns=1000)
+    same = d.setattr(f.ino, AttrChanges(size=5))
+    assert same.mtime_ns == 1000 and same.ctime_ns > 1000
+    cut = d.setattr(f.ino, AttrChanges(size=2))
+    assert cut.mtime_ns == cut.ctime_ns > 1000
+    given = d.setattr(f.ino, AttrChanges(size=9, mtime_ns=77))
+    assert (given.size, given.mtime_ns) == (9, 77)
+
+
 def test_staged_shrink_cuts_an_untouched_last_block(fs: Reopenable) -> None:
     d = fs.driver
     f = mkfile(d, b"f")
