@@ -238,6 +238,23 @@ class Database:
         if count:
             log.info("purged %d orphaned inodes left in %s", count, self.path)
 
+    def space(self) -> tuple[int, int]:
+        """Total and free bytes for statfs.
+
+        Free is the host filesystem's, plus pages SQLite freed for reuse, minus
+        pages committed to the WAL that the database file has yet to grow by.
+        """
+        host = os.statvfs(self.path.parent)
+        with self.read() as db:
+            page_size, pages, free_pages = (
+                db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_size", "page_count", "freelist_count")
+            )
+            file_size = os.fstat(self._lock_fd).st_size
+        total = host.f_blocks * host.f_frsize
+        pending = max(0, pages * page_size - file_size)
+        free = host.f_bavail * host.f_frsize + free_pages * page_size - pending
+        return total, min(total, max(0, free))
+
     def pragmas(self) -> dict[str, object]:
         """The connection settings durability and integrity rest on, as SQLite reports them."""
         names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "journal_size_limit")

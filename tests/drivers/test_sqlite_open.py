@@ -19,6 +19,7 @@ from cloudfs.errors import SourceError, StoreError
 from cloudfs.sources import parse_source
 
 from .helpers import fails_with, mkfile
+from .staging import Staged
 
 
 def open_at(path: Path, **options: str) -> SqliteDriver:
@@ -224,3 +225,21 @@ def test_statfs_reports_the_host_filesystem_and_inode_count(tmp_path: Path) -> N
     assert 0 < figures.blocks_free <= figures.blocks
     assert figures.files - figures.files_free == 4, "root and three files"
     assert figures.name_max == 255
+
+
+def test_statfs_free_space_follows_writes_and_deletes(tmp_path: Path) -> None:
+    """Written data takes free space at once, and a purged file gives it back (SQLite keeps the pages)."""
+    driver = open_at(tmp_path / "fs.db")
+    try:
+        empty = driver.statfs().blocks_free
+        f = mkfile(driver, b"big")
+        driver.write(f.ino, Staged().write(0, os.urandom(8 << 20)), 1)
+        full = driver.statfs().blocks_free
+        driver.unlink(ROOT_INO, b"big")
+        driver.purge(f.ino)
+        freed = driver.statfs().blocks_free
+    finally:
+        driver.close()
+    # Margins of half the data keep other activity on the host filesystem from deciding the outcome.
+    assert empty - full >= 32, "8 MiB written must take at least 4 MiB (32 blocks)"
+    assert freed - full >= 32, "8 MiB purged must give at least 4 MiB back"
