@@ -34,6 +34,7 @@ from cloudfs.errors import FsError
 log = logging.getLogger(__name__)
 
 XATTR_NAMESPACES = (b"user.", b"trusted.", b"security.")
+RELATIME_NS = 24 * 3600 * 10**9
 
 
 @dataclass
@@ -306,6 +307,7 @@ class Filesystem:
             dot = self._attr(handle.ino)
             dotdot = self._attr(self._parents.get(handle.ino, ROOT_INO))
             handle.entries = [(b".", dot), (b"..", dotdot), *listing]
+            self._touch_atime(handle.ino)
         return ((name, self._present(attr)) for name, attr in handle.entries[off:])
 
     def releasedir(self, fh: int) -> None:
@@ -335,7 +337,18 @@ class Filesystem:
 
     def read(self, fh: int, off: int, size: int) -> bytes:
         """Read from an open file."""
-        return self.files.read(fh, off, size)
+        data = self.files.read(fh, off, size)
+        self._touch_atime(self.files.handle(fh).ino)
+        return data
+
+    def _touch_atime(self, ino: int) -> None:
+        """relatime, as Linux mounts by default: atime moves when it is older than mtime/ctime or a day."""
+        if not self.caps.atime or self.settings.read_only or self.settings.noatime:
+            return
+        attr = self.files.overlay(self._attr(ino))
+        now = time.time_ns()
+        if attr.atime_ns <= max(attr.mtime_ns, attr.ctime_ns) or now - attr.atime_ns > RELATIME_NS:
+            self.cache.put_attr(self.driver.touch_atime(ino, now))
 
     def write(self, fh: int, off: int, data: bytes) -> int:
         """Write to an open file (staged until flush)."""

@@ -334,6 +334,13 @@ class MemoryDriver:
         node.ctime_ns = now
         return node.attr()
 
+    @_protocol_call
+    def touch_atime(self, ino: int, atime_ns: int) -> Attr:
+        """Set atime alone: an access is no metadata change."""
+        node = self._node(ino)
+        node.atime_ns = atime_ns
+        return node.attr()
+
     def _file(self, ino: int) -> Inode:
         """The regular file `ino`; EISDIR for a directory, EINVAL for other types."""
         node = self._node(ino)

@@ -317,6 +317,13 @@ class SqliteDriver:
             self._update(db, ino, **cols)
             return self._attr(db, ino)
 
+    def touch_atime(self, ino: int, atime_ns: int) -> Attr:
+        """Set atime alone: an access is no metadata change, so ctime stays."""
+        with self.database.write() as db:
+            self._attr(db, ino)
+            self._update(db, ino, atime_ns=atime_ns)
+            return self._attr(db, ino)
+
     @staticmethod
     def _check_regular(attr: Attr) -> None:
         """EISDIR for a directory, EINVAL for other non-regular files: only files hold data."""

@@ -11,9 +11,9 @@ import dataclasses
 from collections.abc import Callable, Iterator
 
 import pytest
-from cloudfs.drivers.memory import FULL_CAPABILITIES, MemoryDriver
 
 from cloudfs.driver import Driver
+from cloudfs.drivers.memory import FULL_CAPABILITIES, MemoryDriver
 
 
 class Store:

@@ -6,9 +6,9 @@ import stat
 from errno import EINVAL, EIO, ENAMETOOLONG, ENOENT, ENOSPC
 
 import pytest
-from cloudfs.drivers.memory import SPEC, MemoryDriver
 
 from cloudfs.driver import ROOT_INO, AttrChanges
+from cloudfs.drivers.memory import SPEC, MemoryDriver
 from cloudfs.sources import parse_source
 
 from .helpers import fails_with, mkfile, names, put

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from cloudfs.drivers.sqlite import SPEC, SqliteDriver
-from cloudfs.drivers.sqlite.source import SqliteSettings
 
 from cloudfs.driver import ROOT_INO
+from cloudfs.drivers.sqlite import SPEC, SqliteDriver
+from cloudfs.drivers.sqlite.source import SqliteSettings
 from cloudfs.errors import SourceError, StoreError
 from cloudfs.sources import parse_source
 

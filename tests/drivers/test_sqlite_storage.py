@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cloudfs.drivers.sqlite import SPEC, SqliteDriver
 
 from cloudfs.driver import ROOT_INO, AttrChanges, Driver
+from cloudfs.drivers.sqlite import SPEC, SqliteDriver
 
 from .helpers import GID, UID, mkdir, mkfile, pattern, put
 from .staging import ReadThrough, Staged
