@@ -96,6 +96,7 @@ class Database:
     """
 
     def __init__(self, path: Path, options: Mapping[str, str]) -> None:
+        """Lock, open and check (or create) the file; errors say why it cannot be used."""
         self.path = path
         self.read_only = "ro" in options
         self._lock = threading.RLock()

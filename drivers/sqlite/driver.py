@@ -49,6 +49,7 @@ class SqliteDriver:
     """
 
     def __init__(self, db: Database) -> None:
+        """Wrap an open database; capabilities follow its block size."""
         self.database = db
         self.path = db.path
         self.capabilities = Capabilities(

@@ -27,10 +27,12 @@ class Reopenable:
     """A sqlite driver on a file in tmp_path that tests can close and open again."""
 
     def __init__(self, path: Path) -> None:
+        """Open the driver on `path`."""
         self.path = path
         self.driver = self._open()
 
     def _open(self) -> SqliteDriver:
+        """Parse and open the file as the CLI would."""
         driver = SPEC.open(SPEC.parse(str(self.path)), {})
         assert isinstance(driver, SqliteDriver)
         return driver
@@ -64,6 +66,7 @@ def block_numbers(fs: Reopenable, ino: int) -> list[int]:
 
 
 def test_tree_survives_reopen(fs: Reopenable) -> None:
+    """Inode numbers, attributes, data, hard links, xattrs, symlinks and devices survive a reopen."""
     d = fs.driver
     sub = mkdir(d, b"sub")
     f = mkfile(d, b"f", parent=sub.ino)
@@ -87,6 +90,7 @@ def test_tree_survives_reopen(fs: Reopenable) -> None:
 
 
 def test_orphans_are_collected_at_reopen(fs: Reopenable) -> None:
+    """An unlinked, unpurged inode is deleted with its data at the next open; its number is not reused."""
     d = fs.driver
     f = mkfile(d, b"doomed")
     put(d, f.ino, pattern(2 * BS))
@@ -106,6 +110,7 @@ def test_orphans_are_collected_at_reopen(fs: Reopenable) -> None:
 
 
 def test_purge_deletes_only_orphans(fs: Reopenable) -> None:
+    """purge leaves a linked inode alone, deletes an orphan, and accepts a missing one."""
     d = fs.driver
     f = mkfile(d, b"a")
     put(d, f.ino, b"data")
@@ -119,6 +124,7 @@ def test_purge_deletes_only_orphans(fs: Reopenable) -> None:
 
 
 def test_rename_over_empty_directory_deletes_it(fs: Reopenable) -> None:
+    """A directory replaced by rename is deleted at once and reported with nlink 0."""
     d = fs.driver
     src, dst = mkdir(d, b"src"), mkdir(d, b"dst")
     replaced = d.rename(ROOT_INO, b"src", ROOT_INO, b"dst")
@@ -129,6 +135,7 @@ def test_rename_over_empty_directory_deletes_it(fs: Reopenable) -> None:
 
 
 def test_holes_are_not_stored(fs: Reopenable) -> None:
+    """Holes and all-zero blocks take no rows, and read back as zeros."""
     d = fs.driver
     f = mkfile(d, b"sparse")
     d.write(f.ino, Staged().write(5 * BS + 3, b"tail"), 1)
@@ -141,6 +148,7 @@ def test_holes_are_not_stored(fs: Reopenable) -> None:
 
 
 def test_reads_cross_block_boundaries(fs: Reopenable) -> None:
+    """Reads spanning block edges return exactly the written bytes."""
     d = fs.driver
     f = mkfile(d, b"f")
     data = pattern(3 * BS + 5)
@@ -152,6 +160,7 @@ def test_reads_cross_block_boundaries(fs: Reopenable) -> None:
 
 
 def test_write_rewrites_only_touched_blocks(fs: Reopenable) -> None:
+    """A one-block change rewrites that block's row only and sets mtime=ctime."""
     d = fs.driver
     f = mkfile(d, b"f")
     data = pattern(4 * BS)
@@ -167,6 +176,7 @@ def test_write_rewrites_only_touched_blocks(fs: Reopenable) -> None:
 
 
 def test_truncate_drops_blocks_and_zeroes_the_tail(fs: Reopenable) -> None:
+    """Shrinking deletes whole blocks and cuts the last one; growing again reads zeros."""
     d = fs.driver
     f = mkfile(d, b"f")
     put(d, f.ino, pattern(3 * BS))
@@ -180,6 +190,7 @@ def test_truncate_drops_blocks_and_zeroes_the_tail(fs: Reopenable) -> None:
 
 
 def test_truncate_sets_mtime_only_when_the_size_changes(fs: Reopenable) -> None:
+    """A same-size truncate keeps mtime; a real one sets it; a given mtime wins."""
     d = fs.driver
     f = mkfile(d, b"f")
     put(d, f.ino, b"12345", mtime_ns=1000)
@@ -192,6 +203,7 @@ def test_truncate_sets_mtime_only_when_the_size_changes(fs: Reopenable) -> None:
 
 
 def test_staged_shrink_cuts_an_untouched_last_block(fs: Reopenable) -> None:
+    """A staged shrink cuts a last block no dirty range touched."""
     d = fs.driver
     f = mkfile(d, b"f")
     put(d, f.ino, pattern(2 * BS))
@@ -202,6 +214,7 @@ def test_staged_shrink_cuts_an_untouched_last_block(fs: Reopenable) -> None:
 
 
 def test_write_is_idempotent(fs: Reopenable) -> None:
+    """Writing the same staged data twice leaves the same file."""
     d = fs.driver
     f = mkfile(d, b"f")
     staged = Staged(b"").write(BS - 2, b"abcd").truncate(BS + 1)
@@ -253,6 +266,7 @@ sys.stdin.read()
 
 
 def test_committed_write_survives_sigkill(tmp_path: Path) -> None:
+    """A write that returned in a process killed with SIGKILL is there after reopening."""
     path = tmp_path / "fs.db"
     repo = Path(__file__).resolve().parents[2]
     child = subprocess.Popen(
