@@ -213,6 +213,15 @@ def test_staged_shrink_cuts_an_untouched_last_block(fs: Reopenable) -> None:
     assert d.read(f.ino, BS, BS) == pattern(BS + 7)[BS:] + bytes(BS - 7)
 
 
+def test_touch_atime_sets_atime_alone_and_persists(fs: Reopenable) -> None:
+    """An access moves atime only: ctime and mtime stay, and the new atime survives a reopen."""
+    d = fs.driver
+    f = mkfile(d, b"f")
+    touched = d.touch_atime(f.ino, 123_456)
+    assert (touched.atime_ns, touched.mtime_ns, touched.ctime_ns) == (123_456, f.mtime_ns, f.ctime_ns)
+    assert fs.reopen().getattr(f.ino) == touched
+
+
 def test_write_is_idempotent(fs: Reopenable) -> None:
     """Writing the same staged data twice leaves the same file."""
     d = fs.driver
