@@ -40,6 +40,7 @@ FORMAT_VERSION = 1
 BLOCK_SIZE = 128 * 1024
 SQLITE_MAGIC = b"SQLite format 3\0"
 BUSY_TIMEOUT_MS = 10_000
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value NOT NULL) WITHOUT ROWID;
@@ -95,6 +96,7 @@ class Database:
     """
 
     def __init__(self, path: Path, options: Mapping[str, str]) -> None:
+        """Lock, open and check (or create) the file; errors say why it cannot be used."""
         self.path = path
         self.read_only = "ro" in options
         self._lock = threading.RLock()
@@ -158,6 +160,9 @@ class Database:
                 mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if mode != "wal":
                     log.warning("%s: SQLite refused WAL mode (kept %s); writes block readers", self.path, mode)
+            # One large write is one transaction and grows the WAL to its size; after a
+            # checkpoint, cut the file back instead of keeping that size until close.
+            db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             # FULL syncs the WAL on every commit: a committed write survives power loss.
             db.execute("PRAGMA synchronous = FULL")
         except sqlite3.Error as exc:
@@ -234,9 +239,26 @@ class Database:
         if count:
             log.info("purged %d orphaned inodes left in %s", count, self.path)
 
+    def space(self) -> tuple[int, int]:
+        """Total and free bytes for statfs.
+
+        Free is the host filesystem's, plus pages SQLite freed for reuse, minus
+        pages committed to the WAL that the database file has yet to grow by.
+        """
+        host = os.statvfs(self.path.parent)
+        with self.read() as db:
+            page_size, pages, free_pages = (
+                db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_size", "page_count", "freelist_count")
+            )
+            file_size = os.fstat(self._lock_fd).st_size
+        total = host.f_blocks * host.f_frsize
+        pending = max(0, pages * page_size - file_size)
+        free = host.f_bavail * host.f_frsize + free_pages * page_size - pending
+        return total, min(total, max(0, free))
+
     def pragmas(self) -> dict[str, object]:
         """The connection settings durability and integrity rest on, as SQLite reports them."""
-        names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+        names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "journal_size_limit")
         with self.read() as db:
             return {name: db.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import errno
 import logging
-import os
 import sqlite3
 import stat
 import time
@@ -50,6 +49,7 @@ class SqliteDriver:
     """
 
     def __init__(self, db: Database) -> None:
+        """Wrap an open database; capabilities follow its block size."""
         self.database = db
         self.path = db.path
         self.capabilities = Capabilities(
@@ -313,7 +313,8 @@ class SqliteDriver:
                 if changes.size < attr.size:
                     blocks.truncate(db, ino, changes.size, self.capabilities.block_size, frozenset())
                 cols["size"] = changes.size
-                cols.setdefault("mtime_ns", now)
+                if changes.size != attr.size:
+                    cols.setdefault("mtime_ns", now)
             self._update(db, ino, **cols)
             return self._attr(db, ino)
 
@@ -412,16 +413,15 @@ class SqliteDriver:
     # The store.
 
     def statfs(self) -> StatFs:
-        """Space of the filesystem holding the database; free inodes estimated from free bytes."""
-        host = os.statvfs(self.path.parent)
+        """Space the database can still take (see `Database.space`); free inodes estimated from it."""
         bs = self.capabilities.block_size
-        free_bytes = host.f_bavail * host.f_frsize
+        total_bytes, free_bytes = self.database.space()
         with self.database.read() as db:
             used_inodes = db.execute("SELECT count(*) FROM inodes").fetchone()[0]
         files_free = free_bytes // _INODE_COST
         return StatFs(
             block_size=bs,
-            blocks=host.f_blocks * host.f_frsize // bs,
+            blocks=total_bytes // bs,
             blocks_free=free_bytes // bs,
             files=used_inodes + files_free,
             files_free=files_free,
