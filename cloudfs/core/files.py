@@ -115,7 +115,10 @@ class OpenFiles:
                     return
             if of.orphaned:
                 self._discard(of)
-                self.driver.purge(of.ino)
+                try:
+                    self.driver.purge(of.ino)
+                except FsError as exc:
+                    log.warning("orphan inode %d could not be purged (%s); the store keeps it", of.ino, exc)
                 return
             try:
                 self._flush(of)
@@ -136,10 +139,14 @@ class OpenFiles:
         """The last link to `ino` went; True if a handle still holds it (purge waits)."""
         with self._lock:
             of = self._files.get(ino)
-            if of is None or of.handles == 0:
+            if of is None:
                 return False
             of.orphaned = True
-            return True
+            if of.handles > 0:
+                return True
+        with of.lock:
+            self._discard(of)  # kept only because its last close could not write: nothing left to save
+        return False
 
     # -- data ------------------------------------------------------------------
 

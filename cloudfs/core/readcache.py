@@ -23,6 +23,7 @@ class ReadCache:
         self.capacity = capacity
         self._blocks: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._used = 0
+        self._versions: dict[int, tuple[int, int]] = {}
         self._lock = threading.Lock()
 
     def read(self, ino: int, off: int, size: int, file_size: int, fetch: Fetch) -> bytes:
@@ -71,6 +72,14 @@ class ReadCache:
             while self._used > self.capacity:
                 _, evicted = self._blocks.popitem(last=False)
                 self._used -= len(evicted)
+
+    def validate(self, ino: int, version: tuple[int, int]) -> None:
+        """Drop `ino`'s blocks unless its `(mtime_ns, size)` is what it was when they were read."""
+        with self._lock:
+            if self._versions.get(ino) == version:
+                return
+            self._versions[ino] = version
+        self.invalidate(ino)
 
     def invalidate(self, ino: int) -> None:
         """Drop every cached block of `ino`."""

@@ -87,6 +87,8 @@ class StagedFile:
 
     def write(self, off: int, data: bytes) -> int:
         """Stage `data` at `off`; returns the number of bytes staged."""
+        if not data:
+            return 0
         with self._lock:
             self._grow(off)
             os.pwrite(self._fd, data, off)
