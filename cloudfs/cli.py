@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     mount.add_argument("source", metavar="SOURCE", help="what to mount, e.g. sqlite:/var/tmp/demo.db")
     mount.add_argument("mountpoint", metavar="MOUNTPOINT", help="an existing empty directory")
     mount.add_argument("-o", dest="options", action="append", default=[], metavar="OPT[,OPT...]",
-                       help="mount options: ro, allow_other, nodefault_permissions, uid=, gid=, umask=, "
+                       help="mount options: ro, noatime, allow_other, nodefault_permissions, uid=, gid=, umask=, "
                             "cache_ttl=SECONDS, workers=N, spool=DIR, and the driver's own")  # fmt: skip
     mount.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground")
     mount.add_argument("-d", "--debug", action="store_true", help="foreground, debug logs and FUSE tracing")
@@ -131,7 +131,7 @@ def run_mount(source: Source, options: MountOptions, mountpoint: str, reporter: 
         reporter.failed(1, str(exc))
         return 1
     settings = MountSettings(
-        read_only=options.read_only, uid=options.uid, gid=options.gid, umask=options.umask,
+        read_only=options.read_only, noatime=options.noatime, uid=options.uid, gid=options.gid, umask=options.umask,
         check_permissions=not options.default_permissions, cache_ttl=options.cache_ttl, spool_dir=options.spool,
     )  # fmt: skip
     fuse = FuseSettings(

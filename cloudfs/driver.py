@@ -51,7 +51,8 @@ class AttrChanges:
     """Attributes to change in one `setattr`; None leaves a field alone.
 
     `mode` holds permission bits only (07777). A `size` change truncates or
-    extends with zeros. The driver always sets ctime to now as well.
+    extends with zeros and, when it alters the size, sets mtime to now unless
+    `mtime_ns` is given (truncate(2)). The driver always sets ctime to now.
     """
 
     mode: int | None = None
@@ -68,7 +69,11 @@ class AttrChanges:
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a driver can do; the core refuses the rest with the right errno."""
+    """What a driver can do; the core refuses the rest with the right errno.
+
+    A driver refuses what it lacks too, never fakes it: `link`, `symlink` and
+    `mknod` of a FIFO, socket or device raise EPERM; xattr calls ENOTSUP.
+    """
 
     hard_links: bool
     symlinks: bool
@@ -81,6 +86,8 @@ class Capabilities:
     max_xattr_value: int = 65536
     block_size: int = 131072
     max_file_size: int = 2**63 - 1
+    atime: bool = True
+    """Whether reads should update atime (relatime); False where each update costs a request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,18 +147,22 @@ class Driver(Protocol):
         """Remove a non-directory entry; returns the inode after (nlink 0 = orphan kept until `purge`). EISDIR."""
 
     def rmdir(self, parent: int, name: bytes) -> None:
-        """Remove an empty directory. ENOTEMPTY, ENOTDIR, ENOENT."""
+        """Remove an empty directory, deleting it at once (only files wait for `purge`). ENOTEMPTY, ENOTDIR."""
 
     def rename(self, parent: int, name: bytes, new_parent: int, new_name: bytes) -> Attr | None:
         """Move an entry, replacing what `new_name` held; returns the replaced inode after (nlink 0 = orphan).
 
         EINVAL when moving a directory into itself, EISDIR/ENOTDIR when the types
         clash, ENOTEMPTY for a non-empty target directory. Renaming onto another
-        name of the same inode does nothing and returns None.
+        name of the same inode does nothing and returns None. A replaced
+        directory is deleted at once (its returned Attr has nlink 0).
         """
 
     def setattr(self, ino: int, changes: AttrChanges) -> Attr:
         """Apply `changes` (see AttrChanges) and set ctime; returns the new attributes."""
+
+    def touch_atime(self, ino: int, atime_ns: int) -> Attr:
+        """Record a read access: set atime only, leaving ctime alone (unlike setattr)."""
 
     def read(self, ino: int, off: int, size: int) -> bytes:
         """Up to `size` bytes at `off`; holes read as zeros; short only at end of file."""
@@ -160,10 +171,15 @@ class Driver(Protocol):
         """Store staged contents: size becomes `data.size`, dirty ranges are replaced; mtime=ctime=`mtime_ns`.
 
         Idempotent: calling it again with the same data leaves the same file.
+        `data.read` may read unchanged bytes back through this driver's `read`,
+        so hold no non-reentrant lock across it.
         """
 
     def purge(self, ino: int) -> None:
-        """Delete an orphan (nlink 0) inode and its data once nobody holds it. A missing inode is fine."""
+        """Delete an orphan (nlink 0) inode and its data; an inode with links, or none at all, is left alone.
+
+        Orphans may also be collected when the store is opened again.
+        """
 
     def forget(self, ino: int) -> None:
         """The kernel holds `ino` no more; a path-based driver may drop its mapping. Others ignore it."""

@@ -18,14 +18,14 @@ GENERIC_OPTIONS = frozenset(
     {
         "rw", "defaults", "auto", "noauto", "user", "users", "nouser", "owner", "group", "_netdev",
         "nofail", "dev", "nodev", "suid", "nosuid", "exec", "noexec", "async", "sync", "dirsync",
-        "atime", "noatime", "relatime", "norelatime", "strictatime", "nostrictatime", "lazytime",
+        "atime", "relatime", "norelatime", "strictatime", "nostrictatime", "lazytime",
         "nolazytime", "diratime", "nodiratime", "iversion", "noiversion", "mand", "nomand",
         "loud", "silent", "nosymfollow", "symfollow", "bg", "fg",
     }
 )  # fmt: skip
 GENERIC_PREFIXES = ("x-", "comment=", "helper=")
 
-CORE_FLAGS = frozenset({"ro", "allow_other", "allow_root", "default_permissions", "nodefault_permissions"})
+CORE_FLAGS = frozenset({"ro", "noatime", "allow_other", "allow_root", "default_permissions", "nodefault_permissions"})
 CORE_VALUES = frozenset({"uid", "gid", "umask", "cache_ttl", "workers", "spool"})
 
 
@@ -34,6 +34,7 @@ class MountOptions:
     """Parsed `-o` options: core settings plus driver-specific values."""
 
     read_only: bool = False
+    noatime: bool = False
     allow_other: bool = False
     default_permissions: bool = True
     uid: int | None = None
@@ -87,6 +88,8 @@ def parse_options(texts: list[str], driver_options: frozenset[str], scheme: str)
 def _apply_flag(values: dict, name: str) -> None:
     if name == "ro":
         values["read_only"] = True
+    elif name == "noatime":
+        values["noatime"] = True
     elif name in ("allow_other", "allow_root"):
         values["allow_other"] = True
     else:

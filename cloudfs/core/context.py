@@ -34,10 +34,12 @@ class MountSettings:
 
     `uid`/`gid`/`umask` override what every inode shows (as s3fs-fuse and
     rclone do), `check_permissions` is on when the kernel does not check
-    (`nodefault_permissions`), `cache_ttl` bounds staleness across hosts.
+    (`nodefault_permissions`), `cache_ttl` bounds staleness across hosts,
+    `noatime` turns off the relatime updates reads make.
     """
 
     read_only: bool = False
+    noatime: bool = False
     uid: int | None = None
     gid: int | None = None
     umask: int | None = None

@@ -115,7 +115,10 @@ class OpenFiles:
                     return
             if of.orphaned:
                 self._discard(of)
-                self.driver.purge(of.ino)
+                try:
+                    self.driver.purge(of.ino)
+                except FsError as exc:
+                    log.warning("orphan inode %d could not be purged (%s); the store keeps it", of.ino, exc)
                 return
             try:
                 self._flush(of)
@@ -136,10 +139,14 @@ class OpenFiles:
         """The last link to `ino` went; True if a handle still holds it (purge waits)."""
         with self._lock:
             of = self._files.get(ino)
-            if of is None or of.handles == 0:
+            if of is None:
                 return False
             of.orphaned = True
-            return True
+            if of.handles > 0:
+                return True
+        with of.lock:
+            self._discard(of)  # kept only because its last close could not write: nothing left to save
+        return False
 
     # -- data ------------------------------------------------------------------
 
@@ -175,6 +182,7 @@ class OpenFiles:
         with of.lock:
             self._staged(of).truncate(size)
             of.mtime_ns = mtime_ns or time.time_ns()
+            of.needs_write = True  # even at the same size: truncate(2) and O_TRUNC set mtime and ctime
         return True
 
     def set_mtime(self, ino: int, mtime_ns: int) -> None:
@@ -186,9 +194,10 @@ class OpenFiles:
 
     def _staged(self, of: OpenFile) -> StagedFile:
         if of.staged is None:
-            base = self._store_attr(of.ino).size
-            # The staged file asks only for bytes below its own base size.
-            of.staged = self.spool.stage(of.ino, base, lambda o, n: self.read_clean(of.ino, o, n, o + n))
+            ino = of.ino
+            of.staged = self.spool.stage(
+                ino, self._store_attr(ino).size, lambda o, n: self.read_clean(ino, o, n, self._store_attr(ino).size)
+            )
         return of.staged
 
     def _store_attr(self, ino: int) -> Attr:
@@ -207,18 +216,21 @@ class OpenFiles:
             with of.lock:
                 self._flush(of)
 
-    def flush_all(self) -> int:
-        """Flush every dirty file (unmount, signals); returns how many could not be written."""
+    def close_all(self) -> int:
+        """Flush every file and drop its spool file (unmount, signals); returns how many could not be written."""
         with self._lock:
             files = list(self._files.values())
         failed = 0
         for of in files:
             with of.lock:
                 try:
-                    if not of.orphaned:
-                        self._flush(of)
+                    self._flush(of)
                 except FsError:
                     failed += 1
+                    continue
+                if of.staged is not None:
+                    of.staged.discard()
+                    of.staged = None
         return failed
 
     def _flush(self, of: OpenFile) -> None:
@@ -243,10 +255,11 @@ class OpenFiles:
     def overlay(self, attr: Attr) -> Attr:
         """`attr` as the kernel must see it: staged size and write time included."""
         of = self.get(attr.ino)
-        if of is None or of.staged is None or not of.staged.changed:
+        if of is None or not of.dirty:
             return attr
+        size = attr.size if of.staged is None else of.staged.size
         mtime = max(attr.mtime_ns, of.mtime_ns)
-        return _replace(attr, size=of.staged.size, mtime_ns=mtime, ctime_ns=max(attr.ctime_ns, mtime))
+        return _replace(attr, size=size, mtime_ns=mtime, ctime_ns=max(attr.ctime_ns, mtime))
 
 
 def _replace(attr: Attr, **changes: int) -> Attr:

@@ -12,6 +12,7 @@ Invariants:
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import os
@@ -34,6 +35,7 @@ from cloudfs.errors import FsError
 log = logging.getLogger(__name__)
 
 XATTR_NAMESPACES = (b"user.", b"trusted.", b"security.")
+RELATIME_NS = 24 * 3600 * 10**9
 
 
 @dataclass
@@ -90,7 +92,7 @@ class Filesystem:
         """Entry `name` in `parent`, or None when it does not exist; counts a kernel reference."""
         self._check_name(name)
         if self.settings.check_permissions:
-            perms.require_access(self._attr(parent), caller, os.X_OK)
+            perms.require_access(self._shown(parent), caller, os.X_OK)
         if name == b".":
             attr = self._attr(parent)
         elif name == b"..":
@@ -109,13 +111,18 @@ class Filesystem:
                 self.cache.put_entry(parent, name, attr)
             else:
                 attr = cached  # type: ignore[assignment]
-        self._remember(attr, parent)
+        # `.` and `..` name the directory itself or its parent: neither is a child of `parent`.
+        self._remember(attr, None if name in (b".", b"..") else parent)
         return self._present(attr)
 
-    def _remember(self, attr: Attr, parent: int) -> None:
+    def _shown(self, ino: int) -> Attr:
+        """Attributes as callers see them (overrides applied): what permission checks judge."""
+        return self._present(self._attr(ino))
+
+    def _remember(self, attr: Attr, parent: int | None) -> None:
         with self._lock:
             self._lookups[attr.ino] = self._lookups.get(attr.ino, 0) + 1
-            if stat.S_ISDIR(attr.mode) and attr.ino != parent:
+            if parent is not None and stat.S_ISDIR(attr.mode) and attr.ino != parent:
                 self._parents.setdefault(attr.ino, parent)
 
     def forget(self, items: Sequence[tuple[int, int]]) -> None:
@@ -138,15 +145,19 @@ class Filesystem:
         """chmod, chown, truncate and utimens in one call."""
         self._check_writable()
         if self.settings.check_permissions:
-            self._check_setattr(self._present(self._attr(ino)), changes, caller)
+            self._check_setattr(self._shown(ino), changes, caller)
         staged_only = False
+        if changes.size is not None and changes.mtime_ns is None:
+            # The kernel sends a truncate as a bare size; truncate(2) and O_TRUNC always set mtime.
+            changes = dataclasses.replace(changes, mtime_ns=time.time_ns())
         if changes.size is not None:
             if changes.size > self.caps.max_file_size:
                 raise FsError(errno.EFBIG, f"size {changes.size} is over the store's limit")
             if stat.S_ISDIR(self._attr(ino).mode):
                 raise FsError(errno.EISDIR, "cannot truncate a directory")
             if self.files.truncate(ino, changes.size, changes.mtime_ns):
-                changes = _without(changes, "size")
+                # The flush stores the size and this mtime; the store needs no call now.
+                changes = dataclasses.replace(changes, size=None, mtime_ns=None)
                 staged_only = changes.empty()
             else:
                 self.files.read_cache.invalidate(ino)
@@ -215,7 +226,7 @@ class Filesystem:
         self._check_name(name)
         parent_attr = self._attr(parent)
         if self.settings.check_permissions:
-            perms.require_access(parent_attr, caller, os.W_OK | os.X_OK)
+            perms.require_access(self._present(parent_attr), caller, os.W_OK | os.X_OK)
         return parent_attr
 
     def _created(self, parent: int, name: bytes, attr: Attr) -> Attr:
@@ -228,7 +239,7 @@ class Filesystem:
         """Remove a name; the inode goes with its last link and last open handle."""
         self._check_writable()
         if self.settings.check_permissions:
-            perms.require_may_delete(self._attr(parent), self._lookup_attr(parent, name), caller)
+            perms.require_may_delete(self._shown(parent), self._present(self._lookup_attr(parent, name)), caller)
         attr = self.driver.unlink(parent, name)
         self._entry_removed(parent, name, attr)
 
@@ -236,7 +247,7 @@ class Filesystem:
         """Remove an empty directory."""
         self._check_writable()
         if self.settings.check_permissions:
-            perms.require_may_delete(self._attr(parent), self._lookup_attr(parent, name), caller)
+            perms.require_may_delete(self._shown(parent), self._present(self._lookup_attr(parent, name)), caller)
         self.driver.rmdir(parent, name)
         self.cache.drop_entry(parent, name)
         self.cache.drop_attr(parent)
@@ -248,10 +259,10 @@ class Filesystem:
         self._check_name(new_name)
         moved = self._lookup_attr(parent, name)
         if self.settings.check_permissions:
-            perms.require_may_delete(self._attr(parent), moved, caller)
-            perms.require_access(self._attr(new_parent), caller, os.W_OK | os.X_OK)
+            self._check_rename(parent, moved, new_parent, new_name, caller)
         replaced = self.driver.rename(parent, name, new_parent, new_name)
         self.cache.drop_entry(parent, name)
+        self.cache.drop_listing(parent)  # a rename onto another link of the same inode leaves `name` in place
         self.cache.drop_attr(moved.ino)
         if replaced is not None:
             self._entry_removed(new_parent, new_name, replaced)
@@ -262,6 +273,20 @@ class Filesystem:
         if stat.S_ISDIR(moved.mode):
             with self._lock:
                 self._parents[moved.ino] = new_parent
+
+    def _check_rename(self, parent: int, moved: Attr, new_parent: int, new_name: bytes, caller: Caller) -> None:
+        """Rename rights: delete from the old parent, add to or replace in the new one, and a moved dir's `..`."""
+        perms.require_may_delete(self._shown(parent), self._present(moved), caller)
+        if stat.S_ISDIR(moved.mode) and new_parent != parent:
+            perms.require_access(self._present(moved), caller, os.W_OK)
+        try:
+            victim = self._lookup_attr(new_parent, new_name)
+        except FsError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+            perms.require_access(self._shown(new_parent), caller, os.W_OK | os.X_OK)
+        else:
+            perms.require_may_delete(self._shown(new_parent), self._present(victim), caller)
 
     def _lookup_attr(self, parent: int, name: bytes) -> Attr:
         cached = self.cache.entry(parent, name)
@@ -276,7 +301,11 @@ class Filesystem:
         self.cache.drop_attr(parent)
         self.cache.put_attr(attr)
         if attr.nlink == 0 and not stat.S_ISDIR(attr.mode) and not self.files.mark_orphan(attr.ino):
-            self.driver.purge(attr.ino)
+            try:
+                self.driver.purge(attr.ino)
+            except FsError as exc:
+                # The name is gone, so the unlink happened; only the orphan's space is not reclaimed yet.
+                log.warning("unlinked inode %d could not be purged (%s); it stays in the store", attr.ino, exc)
 
     # -- directories -----------------------------------------------------------
 
@@ -286,7 +315,7 @@ class Filesystem:
         if not stat.S_ISDIR(attr.mode):
             raise FsError(errno.ENOTDIR, f"inode {ino} is no directory")
         if self.settings.check_permissions:
-            perms.require_access(attr, caller, os.R_OK)
+            perms.require_access(self._present(attr), caller, os.R_OK)
         with self._lock:
             fh = self._next_dir_fh
             self._next_dir_fh += 1
@@ -306,6 +335,7 @@ class Filesystem:
             dot = self._attr(handle.ino)
             dotdot = self._attr(self._parents.get(handle.ino, ROOT_INO))
             handle.entries = [(b".", dot), (b"..", dotdot), *listing]
+            self._touch_atime(handle.ino)
         return ((name, self._present(attr)) for name, attr in handle.entries[off:])
 
     def releasedir(self, fh: int) -> None:
@@ -325,7 +355,10 @@ class Filesystem:
             self._check_writable()
         if self.settings.check_permissions:
             want = {os.O_RDONLY: os.R_OK, os.O_WRONLY: os.W_OK}.get(flags & os.O_ACCMODE, os.R_OK | os.W_OK)
-            perms.require_access(attr, caller, want)
+            perms.require_access(self._present(attr), caller, want)
+        if not self.files.is_open(ino):
+            # Close-to-open: blocks cached under other attributes may predate another host's write.
+            self.files.read_cache.validate(ino, (attr.mtime_ns, attr.size))
         return self.files.open(ino, writable)
 
     def create(self, parent: int, name: bytes, mode: int, flags: int, caller: Caller) -> tuple[int, Attr]:
@@ -335,7 +368,21 @@ class Filesystem:
 
     def read(self, fh: int, off: int, size: int) -> bytes:
         """Read from an open file."""
-        return self.files.read(fh, off, size)
+        data = self.files.read(fh, off, size)
+        self._touch_atime(self.files.handle(fh).ino)
+        return data
+
+    def _touch_atime(self, ino: int) -> None:
+        """relatime, as Linux mounts by default: atime moves when it is older than mtime/ctime or a day."""
+        if not self.caps.atime or self.settings.read_only or self.settings.noatime:
+            return
+        attr = self.files.overlay(self._attr(ino))
+        now = time.time_ns()
+        if attr.atime_ns <= max(attr.mtime_ns, attr.ctime_ns) or now - attr.atime_ns > RELATIME_NS:
+            try:
+                self.cache.put_attr(self.driver.touch_atime(ino, now))
+            except FsError as exc:
+                log.warning("atime of inode %d not updated (%s); the read itself succeeded", ino, exc)
 
     def write(self, fh: int, off: int, data: bytes) -> int:
         """Write to an open file (staged until flush)."""
@@ -389,7 +436,7 @@ class Filesystem:
     def shutdown(self) -> int:
         """Flush everything and close the driver; returns how many files could not be written."""
         started = time.monotonic()
-        failed = self.files.flush_all()
+        failed = self.files.close_all()
         if failed:
             log.error("%d file(s) could not be written; their data stays in %s", failed, self.files.spool.path)
         else:
@@ -415,8 +462,3 @@ class Filesystem:
             # POSIX ACLs (system.posix_acl_*) stored as plain values would not change the mode bits,
             # and cp -a would then skip its chmod: refuse them so tools fall back to chmod.
             raise FsError(errno.EOPNOTSUPP, f"extended attribute namespace of {name!r} is not supported")
-
-
-def _without(changes: AttrChanges, name: str) -> AttrChanges:
-    values = {f: getattr(changes, f) for f in changes.__slots__ if f != name}
-    return AttrChanges(**values)

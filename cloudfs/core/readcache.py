@@ -23,6 +23,7 @@ class ReadCache:
         self.capacity = capacity
         self._blocks: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._used = 0
+        self._versions: dict[int, tuple[int, int]] = {}
         self._lock = threading.Lock()
 
     def read(self, ino: int, off: int, size: int, file_size: int, fetch: Fetch) -> bytes:
@@ -42,7 +43,9 @@ class ReadCache:
                 piece = fetched[rel : rel + self.block_size]
                 if blocks[index - first] is None:
                     blocks[index - first] = piece
-                self._store(ino, index, piece)
+                # Only whole blocks, or the true last block, are safe to serve to later reads.
+                if len(piece) == min(self.block_size, file_size - index * self.block_size):
+                    self._store(ino, index, piece)
         data = b"".join(blocks)  # type: ignore[arg-type]
         skip = off - first * self.block_size
         return data[skip : skip + end - off]
@@ -69,6 +72,14 @@ class ReadCache:
             while self._used > self.capacity:
                 _, evicted = self._blocks.popitem(last=False)
                 self._used -= len(evicted)
+
+    def validate(self, ino: int, version: tuple[int, int]) -> None:
+        """Drop `ino`'s blocks unless its `(mtime_ns, size)` is what it was when they were read."""
+        with self._lock:
+            if self._versions.get(ino) == version:
+                return
+            self._versions[ino] = version
+        self.invalidate(ino)
 
     def invalidate(self, ino: int) -> None:
         """Drop every cached block of `ino`."""

@@ -2,8 +2,7 @@
 
 The spool directory is private (0700). Each staged inode gets one sparse
 file holding only the bytes written since the last flush; `dirty` records
-which ranges those are. Bytes outside them come from the store (up to the
-size the store had, `base_size`), so opening a large file for a one-byte
+which ranges those are. Bytes outside them come from the store, so opening a large file for a one-byte
 change never downloads it. A staged file is `StagedData` for the driver.
 
 After a failed flush the spool file stays where it is and the log names it,
@@ -38,10 +37,10 @@ class Spool:
             self.path.mkdir(parents=True, exist_ok=True)
         os.chmod(self.path, stat.S_IRWXU)
 
-    def stage(self, ino: int, base_size: int, read_base: ReadBase) -> StagedFile:
+    def stage(self, ino: int, store_size: int, read_base: ReadBase) -> StagedFile:
         """A new staged file for `ino` whose unchanged bytes come from `read_base`."""
         fd, name = tempfile.mkstemp(prefix=f"ino{ino}-", dir=self.path)
-        return StagedFile(fd, Path(name), base_size, read_base)
+        return StagedFile(fd, Path(name), store_size, read_base)
 
     def remove_if_empty(self) -> None:
         """Remove the spool directory when no staged file is left in it."""
@@ -52,14 +51,21 @@ class Spool:
 
 
 class StagedFile:
-    """One inode's unflushed changes; implements the driver's StagedData protocol."""
+    """One inode's unflushed changes; implements the driver's StagedData protocol.
 
-    def __init__(self, fd: int, path: Path, base_size: int, read_base: ReadBase) -> None:
+    `_store_size` is the size the store holds; bytes below `_clean_limit`
+    that were not written read from the store, the rest as zeros. Zeros that
+    cover bytes the store still has (a truncate, then growth) count as dirty,
+    so the driver overwrites them.
+    """
+
+    def __init__(self, fd: int, path: Path, store_size: int, read_base: ReadBase) -> None:
         self._fd = fd
         self.path = path
         self._read_base = read_base
-        self._base_size = base_size
-        self._size = base_size
+        self._store_size = store_size
+        self._clean_limit = store_size
+        self._size = store_size
         self._dirty = RangeSet()
         self._lock = threading.Lock()
         self.generation = 0
@@ -72,16 +78,19 @@ class StagedFile:
     @property
     def changed(self) -> bool:
         """True when there is something the store does not have yet."""
-        return bool(self._dirty) or self._size != self._base_size
+        return bool(self._dirty) or self._size != self._store_size
 
     def dirty_ranges(self) -> list[tuple[int, int]]:
-        """Ranges written since the last flush, within the current size."""
+        """Ranges that differ from the store, within the current size."""
         with self._lock:
             return self._dirty.ranges()
 
     def write(self, off: int, data: bytes) -> int:
         """Stage `data` at `off`; returns the number of bytes staged."""
+        if not data:
+            return 0
         with self._lock:
+            self._grow(off)
             os.pwrite(self._fd, data, off)
             self._dirty.add(off, off + len(data))
             self._size = max(self._size, off + len(data))
@@ -93,13 +102,19 @@ class StagedFile:
         with self._lock:
             if size < self._size:
                 self._dirty.clip(size)
-                self._base_size = min(self._base_size, size)
+                self._clean_limit = min(self._clean_limit, size)
+            else:
+                self._grow(size)
             os.ftruncate(self._fd, size)
             self._size = size
             self.generation += 1
 
+    def _grow(self, new_end: int) -> None:
+        """Zeros appearing over bytes the store still has are a change the store must get."""
+        self._dirty.add(self._size, min(new_end, self._store_size))
+
     def read(self, off: int, size: int) -> bytes:
-        """Merged view: staged bytes where written, the store's below base_size, zeros beyond."""
+        """Merged view: staged bytes where written, the store's below the clean limit, zeros beyond."""
         with self._lock:
             end = min(off + size, self._size)
             if end <= off:
@@ -108,29 +123,34 @@ class StagedFile:
             pos = off
             for start, stop in self._dirty.overlapping(off, end):
                 pieces.append(self._read_clean(pos, start))
-                pieces.append(os.pread(self._fd, stop - start, start))
+                pieces.append(self._read_staged(start, stop))
                 pos = stop
             pieces.append(self._read_clean(pos, end))
             return b"".join(pieces)
 
+    def _read_staged(self, start: int, end: int) -> bytes:
+        """Dirty bytes from the spool file; never-written parts of a sparse spool read as zeros."""
+        data = os.pread(self._fd, end - start, start)
+        return data + bytes(end - start - len(data))
+
     def _read_clean(self, start: int, end: int) -> bytes:
-        """Unchanged bytes in `[start, end)`: the store's data, then zeros past base_size."""
+        """Unchanged bytes in `[start, end)`: the store's data, then zeros past the clean limit."""
         if start >= end:
             return b""
         from_base = b""
-        if start < self._base_size:
-            want = min(end, self._base_size) - start
+        if start < self._clean_limit:
+            want = min(end, self._clean_limit) - start
             from_base = self._read_base(start, want)
             from_base += bytes(want - len(from_base))
         return from_base + bytes(end - start - len(from_base))
 
     def mark_flushed(self, generation: int) -> bool:
-        """Forget the dirty ranges if nothing changed since `generation`; True if it did."""
+        """Forget the dirty ranges if nothing changed since `generation`; True if so."""
         with self._lock:
             if generation != self.generation:
                 return False
             self._dirty = RangeSet()
-            self._base_size = self._size
+            self._store_size = self._clean_limit = self._size
             os.ftruncate(self._fd, 0)
             return True
 

@@ -34,13 +34,17 @@ def to_fuse_error(exc: BaseException, operation: str) -> llfuse.FUSEError:
 def fuse_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Decorate a handler so every failure reaches the kernel as an errno."""
 
+    name = func.__name__
+
     @functools.wraps(func)
     def handler(*args: P.args, **kwargs: P.kwargs) -> R:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s%r", name, args[1:])
         try:
             return func(*args, **kwargs)
         except llfuse.FUSEError:
             raise
         except Exception as exc:
-            raise to_fuse_error(exc, func.__name__) from None
+            raise to_fuse_error(exc, name) from None
 
     return handler

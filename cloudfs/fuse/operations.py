@@ -194,7 +194,8 @@ class Operations(llfuse.Operations):
             self.fs.release(fh)
 
     @fuse_errors
-    def getxattr(self, inode, name, ctx):
+    def getxattr(self, inode, name, ctx=None):
+        # llfuse emulates XATTR_CREATE/XATTR_REPLACE by calling getxattr itself, without a ctx.
         with llfuse.lock_released:
             return self.fs.getxattr(inode, name)
 

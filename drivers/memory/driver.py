@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import functools
 import logging
+import math
 import stat
 import threading
 import time
@@ -108,18 +109,21 @@ class MemoryDriver:
     # -- lookups -----------------------------------------------------------
 
     def _node(self, ino: int) -> Inode:
+        """The inode `ino`, ENOENT if it does not exist."""
         node = self._inodes.get(ino)
         if node is None:
             raise FsError(errno.ENOENT, f"no inode {ino}")
         return node
 
     def _dir(self, ino: int) -> Inode:
+        """The directory `ino`, ENOTDIR if it is something else."""
         node = self._node(ino)
         if not node.is_dir:
             raise FsError(errno.ENOTDIR, f"inode {ino} is no directory")
         return node
 
     def _child(self, parent: Inode, name: bytes) -> Inode:
+        """The inode that `name` in `parent` names, ENOENT if absent."""
         ino = parent.entries.get(name)
         if ino is None:
             raise FsError(errno.ENOENT, f"no entry {name!r} in {parent.ino}")
@@ -330,7 +334,15 @@ class MemoryDriver:
         node.ctime_ns = now
         return node.attr()
 
+    @_protocol_call
+    def touch_atime(self, ino: int, atime_ns: int) -> Attr:
+        """Set atime alone: an access is no metadata change."""
+        node = self._node(ino)
+        node.atime_ns = atime_ns
+        return node.attr()
+
     def _file(self, ino: int) -> Inode:
+        """The regular file `ino`; EISDIR for a directory, EINVAL for other types."""
         node = self._node(ino)
         if node.is_dir:
             raise FsError(errno.EISDIR, f"inode {ino} is a directory")
@@ -371,6 +383,7 @@ class MemoryDriver:
     # -- extended attributes -----------------------------------------------
 
     def _xattrs(self, ino: int) -> Inode:
+        """The inode whose xattrs are wanted; ENOTSUP when xattrs are not among the capabilities."""
         if not self.capabilities.xattrs:
             raise FsError(errno.ENOTSUP, "extended attributes are not supported")
         return self._node(ino)
@@ -432,7 +445,7 @@ class MemoryDriver:
         return StatFs(
             block_size=block_size,
             blocks=blocks,
-            blocks_free=max(0, blocks - -(-used // block_size)),
+            blocks_free=max(0, blocks - math.ceil(used / block_size)),
             files=_CAPACITY_FILES,
             files_free=_CAPACITY_FILES - len(self._inodes),
             name_max=self.capabilities.max_name_len,

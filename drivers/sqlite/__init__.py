@@ -14,7 +14,7 @@ from .source import SqliteSettings, parse
 
 SPEC = DriverSpec(
     scheme="sqlite",
-    summary="a POSIX filesystem in one local SQLite file, created on first mount (sqlite:/var/tmp/fs.db)",
+    summary="a POSIX filesystem in one SQLite file (created on first mount)",
     parse=parse,
     open=open_driver,
 )

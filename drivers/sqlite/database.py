@@ -3,7 +3,11 @@
 Thread safety: one connection guarded by one lock. The core calls from several
 threads, but SQLite runs one writer at a time anyway, and only one mount may
 hold the file, so per-thread connections would add WAL snapshot juggling for
-little gain: reads are short primary-key lookups and the core caches.
+little gain: reads are short primary-key lookups and the core caches. The
+lock is re-entrant because the core's staged data reads unchanged bytes back
+through `driver.read` on the same thread in the middle of `write`; those reads
+see the open transaction, which is safe as `blocks.store_staged` reads each
+block before it rewrites it and changes the size last.
 
 Single mount: an exclusive `flock` on the database file, held until `close`.
 `flock` locks are separate from the POSIX record locks SQLite itself takes, but
@@ -36,6 +40,7 @@ FORMAT_VERSION = 1
 BLOCK_SIZE = 128 * 1024
 SQLITE_MAGIC = b"SQLite format 3\0"
 BUSY_TIMEOUT_MS = 10_000
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value NOT NULL) WITHOUT ROWID;
@@ -91,6 +96,7 @@ class Database:
     """
 
     def __init__(self, path: Path, options: Mapping[str, str]) -> None:
+        """Lock, open and check (or create) the file; errors say why it cannot be used."""
         self.path = path
         self.read_only = "ro" in options
         self._lock = threading.RLock()
@@ -151,21 +157,32 @@ class Database:
             # Enforces dentry → inode references and cascades blocks/xattrs on purge.
             db.execute("PRAGMA foreign_keys = ON")
             if not self.read_only:
-                db.execute("PRAGMA journal_mode = WAL")
+                mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if mode != "wal":
+                    log.warning("%s: SQLite refused WAL mode (kept %s); writes block readers", self.path, mode)
+            # One large write is one transaction and grows the WAL to its size; after a
+            # checkpoint, cut the file back instead of keeping that size until close.
+            db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             # FULL syncs the WAL on every commit: a committed write survives power loss.
             db.execute("PRAGMA synchronous = FULL")
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             db.close()
-            raise SourceError(f"{self.path} is not a cloudfs database ({exc})") from exc
+            raise self._open_failure(exc) from exc
         return db
+
+    def _open_failure(self, exc: sqlite3.Error) -> SourceError | StoreError:
+        """A file SQLite cannot read as a database is not ours; other failures are the store's."""
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+            return SourceError(f"{self.path} is not a cloudfs database ({exc})")
+        return StoreError(f"cannot open {self.path}: {exc}")
 
     def _prepare(self, options: Mapping[str, str]) -> int:
         """Create the schema in a new file or check the format marker; return the block size."""
         try:
             tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             meta = dict(self._db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
-        except sqlite3.DatabaseError as exc:
-            raise SourceError(f"{self.path} is not a cloudfs database ({exc})") from exc
+        except sqlite3.Error as exc:
+            raise self._open_failure(exc) from exc
         if not tables:
             if self.read_only:
                 raise SourceError(f"{self.path} is empty; a read-only mount cannot create a filesystem")
@@ -173,15 +190,19 @@ class Database:
             return BLOCK_SIZE
         if meta.get("format") != FORMAT_NAME:
             raise SourceError(f"{self.path} is not a cloudfs database (no cloudfs format marker)")
-        if int(meta.get("version", 0)) > FORMAT_VERSION:
+        try:
+            version, block_size = int(meta["version"]), int(meta["block_size"])
+        except (KeyError, ValueError) as exc:
+            raise StoreError(f"{self.path} has a damaged cloudfs format marker ({exc!r})") from exc
+        if version > FORMAT_VERSION:
             raise StoreError(
-                f"{self.path} has cloudfs format version {meta['version']}; this cloudfs "
+                f"{self.path} has cloudfs format version {version}; this cloudfs "
                 f"reads up to {FORMAT_VERSION}: upgrade cloudfs"
             )
         if not self.read_only:
             self._purge_orphans()
         log.debug("opened %s: %s", self.path, self.pragmas())
-        return int(meta["block_size"])
+        return block_size
 
     def _create(self, options: Mapping[str, str]) -> None:
         """Write the schema, format marker and root directory in one transaction."""
@@ -218,9 +239,26 @@ class Database:
         if count:
             log.info("purged %d orphaned inodes left in %s", count, self.path)
 
+    def space(self) -> tuple[int, int]:
+        """Total and free bytes for statfs.
+
+        Free is the host filesystem's, plus pages SQLite freed for reuse, minus
+        pages committed to the WAL that the database file has yet to grow by.
+        """
+        host = os.statvfs(self.path.parent)
+        with self.read() as db:
+            page_size, pages, free_pages = (
+                db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_size", "page_count", "freelist_count")
+            )
+            file_size = os.fstat(self._lock_fd).st_size
+        total = host.f_blocks * host.f_frsize
+        pending = max(0, pages * page_size - file_size)
+        free = host.f_bavail * host.f_frsize + free_pages * page_size - pending
+        return total, min(total, max(0, free))
+
     def pragmas(self) -> dict[str, object]:
         """The connection settings durability and integrity rest on, as SQLite reports them."""
-        names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+        names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "journal_size_limit")
         with self.read() as db:
             return {name: db.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import errno
 import logging
-import os
 import sqlite3
 import stat
 import time
@@ -50,6 +49,7 @@ class SqliteDriver:
     """
 
     def __init__(self, db: Database) -> None:
+        """Wrap an open database; capabilities follow its block size."""
         self.database = db
         self.path = db.path
         self.capabilities = Capabilities(
@@ -309,11 +309,20 @@ class SqliteDriver:
                 cols["mtime_ns"] = changes.mtime_ns
             if changes.size is not None:
                 self._check_regular(attr)
+                self._check_size(changes.size)
                 if changes.size < attr.size:
                     blocks.truncate(db, ino, changes.size, self.capabilities.block_size, frozenset())
                 cols["size"] = changes.size
-                cols.setdefault("mtime_ns", now)
+                if changes.size != attr.size:
+                    cols.setdefault("mtime_ns", now)
             self._update(db, ino, **cols)
+            return self._attr(db, ino)
+
+    def touch_atime(self, ino: int, atime_ns: int) -> Attr:
+        """Set atime alone: an access is no metadata change, so ctime stays."""
+        with self.database.write() as db:
+            self._attr(db, ino)
+            self._update(db, ino, atime_ns=atime_ns)
             return self._attr(db, ino)
 
     @staticmethod
@@ -324,8 +333,17 @@ class SqliteDriver:
         if not stat.S_ISREG(attr.mode):
             raise FsError(errno.EINVAL, f"inode {attr.ino} is not a regular file")
 
+    def _check_size(self, size: int) -> None:
+        """EFBIG past the largest file this store keeps, EINVAL for a negative size."""
+        if size < 0:
+            raise FsError(errno.EINVAL, f"negative file size {size}")
+        if size > self.capabilities.max_file_size:
+            raise FsError(errno.EFBIG, f"size {size} beyond the maximum")
+
     def read(self, ino: int, off: int, size: int) -> bytes:
         """Up to `size` bytes at `off`; holes read as zeros; short only at end of file."""
+        if off < 0 or size < 0:
+            raise FsError(errno.EINVAL, f"negative offset {off} or size {size}")
         with self.database.read() as db:
             attr = self._attr(db, ino)
             self._check_regular(attr)
@@ -333,6 +351,7 @@ class SqliteDriver:
 
     def write(self, ino: int, data: StagedData, mtime_ns: int) -> Attr:
         """Store staged contents in one transaction: dirty blocks, new size, mtime=ctime=`mtime_ns`."""
+        self._check_size(data.size)
         with self.database.write() as db:
             self._check_regular(self._attr(db, ino))
             count = blocks.store_staged(db, ino, data, self.capabilities.block_size)
@@ -394,16 +413,15 @@ class SqliteDriver:
     # The store.
 
     def statfs(self) -> StatFs:
-        """Space of the filesystem holding the database; free inodes estimated from free bytes."""
-        host = os.statvfs(self.path.parent)
+        """Space the database can still take (see `Database.space`); free inodes estimated from it."""
         bs = self.capabilities.block_size
-        free_bytes = host.f_bavail * host.f_frsize
+        total_bytes, free_bytes = self.database.space()
         with self.database.read() as db:
             used_inodes = db.execute("SELECT count(*) FROM inodes").fetchone()[0]
         files_free = free_bytes // _INODE_COST
         return StatFs(
             block_size=bs,
-            blocks=host.f_blocks * host.f_frsize // bs,
+            blocks=total_bytes // bs,
             blocks_free=free_bytes // bs,
             files=used_inodes + files_free,
             files_free=files_free,

@@ -11,9 +11,9 @@ import dataclasses
 from collections.abc import Callable, Iterator
 
 import pytest
-from cloudfs.drivers.memory import FULL_CAPABILITIES, MemoryDriver
 
 from cloudfs.driver import Driver
+from cloudfs.drivers.memory import FULL_CAPABILITIES, MemoryDriver
 from tests.servers import moto_s3, seaweedfs_s3  # noqa: F401 (server fixtures for the s3 factories)
 
 
@@ -40,6 +40,7 @@ class Store:
 
 
 def _memory(request: pytest.FixtureRequest) -> Store:
+    """The full-featured in-memory driver."""
     return Store(MemoryDriver, persistent=False)
 
 
@@ -57,10 +58,12 @@ _MINIMAL = dataclasses.replace(
 
 
 def _memory_minimal(request: pytest.FixtureRequest) -> Store:
+    """The in-memory driver narrowed to _MINIMAL capabilities."""
     return Store(lambda: MemoryDriver(capabilities=_MINIMAL), persistent=False)
 
 
 def _sqlite(request: pytest.FixtureRequest) -> Store:
+    """The sqlite driver on a new database file in the test's tmp_path."""
     # Imported here so that a driver that is absent or broken fails its own tests only.
     from cloudfs.drivers.sqlite import SPEC
 
@@ -77,7 +80,6 @@ def _s3(kind: str) -> Callable[[pytest.FixtureRequest], Store]:
 
     def factory(request: pytest.FixtureRequest) -> Store:
         from cloudfs.drivers.s3 import SPEC
-
         from tests.servers import BUCKET, fresh_prefix, s3_options
 
         server = request.getfixturevalue(f"{kind}_s3")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cloudfs.driver import Driver
+
 
 class Staged:
     """New contents of a file built from `base`, tracking which byte ranges changed.
@@ -59,3 +61,31 @@ class Staged:
     def read(self, off: int, size: int) -> bytes:
         """Bytes of the new contents at `off`, short only at the end."""
         return bytes(self._content[off : off + size])
+
+
+class ReadThrough(Staged):
+    """A Staged whose unchanged bytes come back from the driver itself, as the core's spool does.
+
+    A driver that reads more than the dirty ranges from it (whole blocks, the
+    whole object) thus calls back into itself in the middle of `write`.
+    """
+
+    def __init__(self, driver: Driver, ino: int) -> None:
+        """Stage changes to `ino` as it is stored now."""
+        super().__init__(driver.read(ino, 0, driver.getattr(ino).size))
+        self._driver = driver
+        self._ino = ino
+
+    def read(self, off: int, size: int) -> bytes:
+        """Dirty bytes from the staged copy, clean ones from the driver, zeros past the old end."""
+        data = bytearray(super().read(off, size))
+        limit = min(off + len(data), self._cut)
+        pos = off
+        for start, stop in [*self.dirty_ranges(), (limit, limit)]:
+            clean_end = min(start, limit)
+            if pos < clean_end:
+                data[pos - off : clean_end - off] = self._driver.read(self._ino, pos, clean_end - pos)
+            pos = max(pos, stop)
+            if pos >= limit:
+                break
+        return bytes(data)

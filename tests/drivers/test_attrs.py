@@ -23,6 +23,7 @@ FIELD_CHANGES = [
 
 @pytest.mark.parametrize("changes", FIELD_CHANGES, ids=["uid", "gid", "atime", "mtime", "several"])
 def test_setattr_changes_exactly_the_given_fields(driver: Driver, changes: AttrChanges) -> None:
+    """setattr changes the given fields and ctime, nothing else."""
     f = mkfile(driver, b"f")
     put(driver, f.ino, b"content")
     before = driver.getattr(f.ino)
@@ -33,6 +34,7 @@ def test_setattr_changes_exactly_the_given_fields(driver: Driver, changes: AttrC
 
 
 def test_setattr_mode_keeps_the_file_type(driver: Driver) -> None:
+    """mode changes only the permission bits (setuid, sticky included); the type stays."""
     f = mkfile(driver, b"f", mode=0o644)
     d = mkdir(driver, b"d", mode=0o755)
     assert driver.setattr(f.ino, AttrChanges(mode=0o4711)).mode == stat.S_IFREG | 0o4711
@@ -42,6 +44,7 @@ def test_setattr_mode_keeps_the_file_type(driver: Driver) -> None:
 
 
 def test_setattr_size_changes_size_and_nothing_else_but_times(driver: Driver) -> None:
+    """A size change truncates the data and touches only size and times."""
     f = mkfile(driver, b"f")
     before = put(driver, f.ino, b"0123456789")
     after = driver.setattr(f.ino, AttrChanges(size=4))
@@ -50,6 +53,7 @@ def test_setattr_size_changes_size_and_nothing_else_but_times(driver: Driver) ->
 
 
 def test_setattr_with_no_changes_touches_only_ctime(driver: Driver) -> None:
+    """An empty change still sets ctime, as the AttrChanges docstring says."""
     f = mkfile(driver, b"f")
     before = driver.getattr(f.ino)
     after = driver.setattr(f.ino, AttrChanges())
@@ -57,11 +61,13 @@ def test_setattr_with_no_changes_touches_only_ctime(driver: Driver) -> None:
 
 
 def test_setattr_of_missing_inode_is_enoent(driver: Driver) -> None:
+    """setattr of an inode that does not exist is ENOENT."""
     with fails_with(ENOENT):
         driver.setattr(2**40 + 17, AttrChanges(uid=1))
 
 
 def test_setattr_works_on_an_orphan(driver: Driver) -> None:
+    """fchmod on an open, unlinked file works: orphans take setattr."""
     f = mkfile(driver, b"f")
     driver.unlink(ROOT_INO, b"f")
     after = driver.setattr(f.ino, AttrChanges(mode=0o600))

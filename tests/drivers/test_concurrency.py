@@ -29,6 +29,7 @@ def churn(driver: Driver, parent: int, worker: int) -> None:
 
 
 def test_threads_creating_and_removing_in_one_directory(driver: Driver) -> None:
+    """Concurrent creates and removes of distinct names leave the exact listing and nlink."""
     shared = mkdir(driver, b"shared")
     with ThreadPoolExecutor(THREADS) as pool:
         for done in [pool.submit(churn, driver, shared.ino, w) for w in range(THREADS)]:
@@ -45,6 +46,8 @@ def test_threads_creating_and_removing_in_one_directory(driver: Driver) -> None:
 
 
 def test_threads_racing_for_one_name_let_exactly_one_win(driver: Driver) -> None:
+    """Of threads creating one name, one wins and the rest get EEXIST."""
+
     def attempt(_: int) -> int:
         """0 for the creator, the errno for the others."""
         try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cloudfs.driver import ROOT_INO, AttrChanges, Driver
 
 from .helpers import PAST_NS, mkfile, pattern, put
-from .staging import Staged
+from .staging import ReadThrough, Staged
 
 
 def blocks(driver: Driver, count: float) -> int:
@@ -14,11 +16,13 @@ def blocks(driver: Driver, count: float) -> int:
 
 
 def test_new_file_reads_empty(driver: Driver) -> None:
+    """A new file reads as empty."""
     f = mkfile(driver, b"f")
     assert driver.read(f.ino, 0, 100) == b""
 
 
 def test_write_then_read_back(driver: Driver) -> None:
+    """Written bytes read back at any offset; the returned size is the staged size."""
     f = mkfile(driver, b"f")
     after = put(driver, f.ino, b"hello world")
     assert (after.ino, after.size) == (f.ino, 11)
@@ -27,6 +31,7 @@ def test_write_then_read_back(driver: Driver) -> None:
 
 
 def test_read_is_short_only_at_end_of_file(driver: Driver) -> None:
+    """Reads are short only at end of file, empty past it."""
     f = mkfile(driver, b"f")
     put(driver, f.ino, b"0123456789")
     assert driver.read(f.ino, 4, 100) == b"456789"
@@ -36,6 +41,7 @@ def test_read_is_short_only_at_end_of_file(driver: Driver) -> None:
 
 
 def test_multi_block_file_reads_across_block_boundaries(driver: Driver) -> None:
+    """A 3.5-block file reads back whole and across each block boundary."""
     f = mkfile(driver, b"f")
     size = blocks(driver, 3.5)
     data = pattern(size)
@@ -48,6 +54,7 @@ def test_multi_block_file_reads_across_block_boundaries(driver: Driver) -> None:
 
 
 def test_holes_read_as_zeros(driver: Driver) -> None:
+    """Bytes never written, before the first dirty range, read as zeros."""
     f = mkfile(driver, b"f")
     start = blocks(driver, 2.5)
     after = driver.write(f.ino, Staged().write(start, b"tail"), PAST_NS)
@@ -57,6 +64,7 @@ def test_holes_read_as_zeros(driver: Driver) -> None:
 
 
 def test_unaligned_dirty_ranges_replace_only_those_bytes(driver: Driver) -> None:
+    """Dirty ranges that straddle or sit inside blocks change those bytes and no others."""
     f = mkfile(driver, b"f")
     size = blocks(driver, 3.5)
     old = pattern(size, seed=1)
@@ -71,6 +79,7 @@ def test_unaligned_dirty_ranges_replace_only_those_bytes(driver: Driver) -> None
 
 
 def test_write_can_grow_and_shrink_a_file(driver: Driver) -> None:
+    """write sets the size: growing leaves a zero gap, shrinking drops the tail."""
     f = mkfile(driver, b"f")
     base = pattern(blocks(driver, 1.5))
     put(driver, f.ino, base)
@@ -83,6 +92,7 @@ def test_write_can_grow_and_shrink_a_file(driver: Driver) -> None:
 
 
 def test_write_after_cut_and_regrow_reads_zeros(driver: Driver) -> None:
+    """Bytes cut and regrown in one staging read as zeros, not as the old data."""
     f = mkfile(driver, b"f")
     base = pattern(blocks(driver, 2))
     put(driver, f.ino, base)
@@ -93,6 +103,7 @@ def test_write_after_cut_and_regrow_reads_zeros(driver: Driver) -> None:
 
 
 def test_write_is_idempotent(driver: Driver) -> None:
+    """Repeating a write (a retried flush) leaves the same file and attributes."""
     f = mkfile(driver, b"f")
     base = pattern(blocks(driver, 1.25))
     put(driver, f.ino, base)
@@ -104,6 +115,7 @@ def test_write_is_idempotent(driver: Driver) -> None:
 
 
 def test_truncate_down_mid_block_then_extend_reads_zeros(driver: Driver) -> None:
+    """Truncating mid-block then extending reads zeros where the cut data was."""
     f = mkfile(driver, b"f")
     data = pattern(blocks(driver, 3))
     put(driver, f.ino, data)
@@ -115,6 +127,7 @@ def test_truncate_down_mid_block_then_extend_reads_zeros(driver: Driver) -> None
 
 
 def test_truncate_to_zero_and_extend_past_the_end(driver: Driver) -> None:
+    """setattr size 0 empties a file; extending past a block boundary reads zeros."""
     f = mkfile(driver, b"f")
     put(driver, f.ino, b"abc")
     assert driver.setattr(f.ino, AttrChanges(size=0)).size == 0
@@ -123,3 +136,27 @@ def test_truncate_to_zero_and_extend_past_the_end(driver: Driver) -> None:
     assert driver.setattr(f.ino, AttrChanges(size=far)).size == far
     assert driver.read(f.ino, far - 3, 10) == bytes(3)
     assert driver.lookup(ROOT_INO, b"f").size == far
+
+
+def test_an_orphan_can_still_be_written_and_read(driver: Driver) -> None:
+    """An open file unlinked meanwhile still takes its final flush."""
+    f = mkfile(driver, b"f")
+    put(driver, f.ino, b"first")
+    driver.unlink(ROOT_INO, b"f")
+    after = driver.write(f.ino, Staged(b"first").write(5, b" and last"), PAST_NS)
+    assert (after.nlink, after.size) == (0, 14)
+    assert driver.read(f.ino, 0, 100) == b"first and last"
+
+
+# A driver that holds a lock while reading the staged data back would hang here.
+@pytest.mark.timeout(60)
+def test_write_may_read_unchanged_bytes_back_through_the_driver(driver: Driver) -> None:
+    """write must not hold a lock or change the file while reading staged data that reads through the driver."""
+    f = mkfile(driver, b"f")
+    size = blocks(driver, 3.5)
+    put(driver, f.ino, pattern(size))
+    staged = ReadThrough(driver, f.ino).write(blocks(driver, 1.5), b"middle").truncate(blocks(driver, 3) + 1)
+    expected = staged.read(0, staged.size)
+    assert expected == Staged.read(staged, 0, staged.size)
+    assert driver.write(f.ino, staged, PAST_NS).size == len(expected)
+    assert driver.read(f.ino, 0, size) == expected

@@ -16,6 +16,7 @@ MISSING_INO = 2**40 + 17
 
 
 def test_link_shares_one_inode(driver: Driver) -> None:
+    """A hard link is the same inode under another name, with nlink 2 seen through both."""
     f = mkfile(driver, b"a")
     if not links_supported(driver, f.ino):
         return
@@ -26,6 +27,7 @@ def test_link_shares_one_inode(driver: Driver) -> None:
 
 
 def test_changes_show_through_every_name(driver: Driver) -> None:
+    """Attribute and data changes made through one name show through the other."""
     f = mkfile(driver, b"a")
     if not links_supported(driver, f.ino):
         return
@@ -39,6 +41,7 @@ def test_changes_show_through_every_name(driver: Driver) -> None:
 
 
 def test_link_to_directory_is_eperm(driver: Driver) -> None:
+    """Hard links to directories are EPERM, whatever the capabilities."""
     d = mkdir(driver, b"d")
     with fails_with(EPERM):
         driver.link(d.ino, ROOT_INO, b"e")
@@ -47,6 +50,7 @@ def test_link_to_directory_is_eperm(driver: Driver) -> None:
 
 
 def test_link_over_existing_name_is_eexist(driver: Driver) -> None:
+    """link onto a taken name is EEXIST and leaves nlink alone."""
     f = mkfile(driver, b"a")
     mkfile(driver, b"b")
     if not links_supported(driver, f.ino):
@@ -57,6 +61,7 @@ def test_link_over_existing_name_is_eexist(driver: Driver) -> None:
 
 
 def test_unlink_of_one_link_keeps_the_other(driver: Driver) -> None:
+    """Removing one of two names leaves the inode and its data under the other."""
     f = mkfile(driver, b"a")
     if not links_supported(driver, f.ino):
         return
@@ -69,6 +74,7 @@ def test_unlink_of_one_link_keeps_the_other(driver: Driver) -> None:
 
 
 def test_unlinked_file_is_an_orphan_until_purge(driver: Driver) -> None:
+    """The last unlink leaves an nlink-0 orphan that still reads; purge deletes it, twice is fine."""
     f = mkfile(driver, b"f")
     put(driver, f.ino, b"still here")
     after = driver.unlink(ROOT_INO, b"f")
@@ -85,11 +91,13 @@ def test_unlinked_file_is_an_orphan_until_purge(driver: Driver) -> None:
 
 
 def test_purge_of_missing_inode_is_fine(driver: Driver) -> None:
+    """purge of an inode that does not exist is a no-op, not an error."""
     driver.purge(MISSING_INO)
     assert driver.getattr(ROOT_INO).nlink == 2
 
 
 def test_purge_leaves_a_linked_inode_alone(driver: Driver) -> None:
+    """purge never deletes an inode that still has a name."""
     f = mkfile(driver, b"f")
     put(driver, f.ino, b"keep")
     driver.purge(f.ino)
@@ -98,6 +106,7 @@ def test_purge_leaves_a_linked_inode_alone(driver: Driver) -> None:
 
 
 def test_symlink_stores_its_target(driver: Driver) -> None:
+    """A symlink has mode 0o120777, size = target length, and readlink gives the target bytes."""
     target = b"../some/where/\xff\xfe"
     if not driver.capabilities.symlinks:
         with fails_with(EPERM):
@@ -111,6 +120,7 @@ def test_symlink_stores_its_target(driver: Driver) -> None:
 
 
 def test_symlink_over_existing_name_is_eexist(driver: Driver) -> None:
+    """symlink onto a taken name is EEXIST (EPERM where symlinks are unsupported)."""
     mkfile(driver, b"f")
     refusal = EEXIST if driver.capabilities.symlinks else EPERM
     with fails_with(refusal):
@@ -119,6 +129,7 @@ def test_symlink_over_existing_name_is_eexist(driver: Driver) -> None:
 
 
 def test_readlink_of_non_symlink_is_einval(driver: Driver) -> None:
+    """readlink of a file or directory is EINVAL, as readlink(2) gives."""
     f = mkfile(driver, b"f")
     d = mkdir(driver, b"d")
     for ino in (f.ino, d.ino):
@@ -127,6 +138,7 @@ def test_readlink_of_non_symlink_is_einval(driver: Driver) -> None:
 
 
 def test_unlink_of_symlink_removes_only_the_link(driver: Driver) -> None:
+    """Unlinking a symlink leaves its target alone."""
     f = mkfile(driver, b"f")
     if not driver.capabilities.symlinks:
         with fails_with(EPERM):
@@ -149,6 +161,7 @@ def test_unlink_of_symlink_removes_only_the_link(driver: Driver) -> None:
     ids=["fifo", "socket", "char", "block"],
 )
 def test_mknod_special_file(driver: Driver, kind: int, rdev: int) -> None:
+    """FIFOs, sockets and devices keep their type and rdev; EPERM where special files are unsupported."""
     if not driver.capabilities.special_files:
         with fails_with(EPERM):
             driver.mknod(ROOT_INO, b"node", kind | 0o600, rdev, UID, GID)

@@ -42,6 +42,7 @@ def resolve(driver: Driver, path: bytes) -> int:
 
 
 def test_only_reopenable_stores_claim_persistent_inodes(store: Store) -> None:
+    """A store that cannot be reopened must not claim persistent inodes; one that can still has its root."""
     if not store.persistent:
         assert not store.driver.capabilities.persistent_inodes
         return
@@ -52,6 +53,7 @@ def test_only_reopenable_stores_claim_persistent_inodes(store: Store) -> None:
 
 
 def test_reopened_store_keeps_names_attributes_and_data(store: Store) -> None:
+    """After reopen every path has its attributes and data (and inode number where persistent)."""
     inos = build_tree(store.driver)
     before = {path: store.driver.getattr(ino) for path, ino in inos.items()}
     if not store.persistent:
@@ -71,6 +73,7 @@ def test_reopened_store_keeps_names_attributes_and_data(store: Store) -> None:
 
 
 def test_orphans_are_gone_after_reopen_and_purge(store: Store) -> None:
+    """Orphans left at close do not reappear as names and are gone after purge."""
     f = mkfile(store.driver, b"f")
     put(store.driver, f.ino, b"orphan data")
     store.driver.unlink(ROOT_INO, b"f")

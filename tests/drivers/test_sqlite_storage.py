@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import sqlite3
 import stat
@@ -12,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cloudfs.drivers.sqlite import SPEC, SqliteDriver
 
 from cloudfs.driver import ROOT_INO, AttrChanges, Driver
+from cloudfs.drivers.sqlite import SPEC, SqliteDriver
 
 from .helpers import GID, UID, mkdir, mkfile, pattern, put
-from .staging import Staged
+from .staging import ReadThrough, Staged
 
 BS = 128 * 1024
 
@@ -26,10 +27,12 @@ class Reopenable:
     """A sqlite driver on a file in tmp_path that tests can close and open again."""
 
     def __init__(self, path: Path) -> None:
+        """Open the driver on `path`."""
         self.path = path
         self.driver = self._open()
 
     def _open(self) -> SqliteDriver:
+        """Parse and open the file as the CLI would."""
         driver = SPEC.open(SPEC.parse(str(self.path)), {})
         assert isinstance(driver, SqliteDriver)
         return driver
@@ -63,6 +66,7 @@ def block_numbers(fs: Reopenable, ino: int) -> list[int]:
 
 
 def test_tree_survives_reopen(fs: Reopenable) -> None:
+    """Inode numbers, attributes, data, hard links, xattrs, symlinks and devices survive a reopen."""
     d = fs.driver
     sub = mkdir(d, b"sub")
     f = mkfile(d, b"f", parent=sub.ino)
@@ -86,6 +90,7 @@ def test_tree_survives_reopen(fs: Reopenable) -> None:
 
 
 def test_orphans_are_collected_at_reopen(fs: Reopenable) -> None:
+    """An unlinked, unpurged inode is deleted with its data at the next open; its number is not reused."""
     d = fs.driver
     f = mkfile(d, b"doomed")
     put(d, f.ino, pattern(2 * BS))
@@ -105,6 +110,7 @@ def test_orphans_are_collected_at_reopen(fs: Reopenable) -> None:
 
 
 def test_purge_deletes_only_orphans(fs: Reopenable) -> None:
+    """purge leaves a linked inode alone, deletes an orphan, and accepts a missing one."""
     d = fs.driver
     f = mkfile(d, b"a")
     put(d, f.ino, b"data")
@@ -118,6 +124,7 @@ def test_purge_deletes_only_orphans(fs: Reopenable) -> None:
 
 
 def test_rename_over_empty_directory_deletes_it(fs: Reopenable) -> None:
+    """A directory replaced by rename is deleted at once and reported with nlink 0."""
     d = fs.driver
     src, dst = mkdir(d, b"src"), mkdir(d, b"dst")
     replaced = d.rename(ROOT_INO, b"src", ROOT_INO, b"dst")
@@ -128,6 +135,7 @@ def test_rename_over_empty_directory_deletes_it(fs: Reopenable) -> None:
 
 
 def test_holes_are_not_stored(fs: Reopenable) -> None:
+    """Holes and all-zero blocks take no rows, and read back as zeros."""
     d = fs.driver
     f = mkfile(d, b"sparse")
     d.write(f.ino, Staged().write(5 * BS + 3, b"tail"), 1)
@@ -140,6 +148,7 @@ def test_holes_are_not_stored(fs: Reopenable) -> None:
 
 
 def test_reads_cross_block_boundaries(fs: Reopenable) -> None:
+    """Reads spanning block edges return exactly the written bytes."""
     d = fs.driver
     f = mkfile(d, b"f")
     data = pattern(3 * BS + 5)
@@ -151,6 +160,7 @@ def test_reads_cross_block_boundaries(fs: Reopenable) -> None:
 
 
 def test_write_rewrites_only_touched_blocks(fs: Reopenable) -> None:
+    """A one-block change rewrites that block's row only and sets mtime=ctime."""
     d = fs.driver
     f = mkfile(d, b"f")
     data = pattern(4 * BS)
@@ -166,6 +176,7 @@ def test_write_rewrites_only_touched_blocks(fs: Reopenable) -> None:
 
 
 def test_truncate_drops_blocks_and_zeroes_the_tail(fs: Reopenable) -> None:
+    """Shrinking deletes whole blocks and cuts the last one; growing again reads zeros."""
     d = fs.driver
     f = mkfile(d, b"f")
     put(d, f.ino, pattern(3 * BS))
@@ -178,7 +189,21 @@ def test_truncate_drops_blocks_and_zeroes_the_tail(fs: Reopenable) -> None:
     assert block_numbers(fs, f.ino) == [0, 1]
 
 
+def test_truncate_sets_mtime_only_when_the_size_changes(fs: Reopenable) -> None:
+    """A same-size truncate keeps mtime; a real one sets it; a given mtime wins."""
+    d = fs.driver
+    f = mkfile(d, b"f")
+    put(d, f.ino, b"12345", mtime_ns=1000)
+    same = d.setattr(f.ino, AttrChanges(size=5))
+    assert same.mtime_ns == 1000 and same.ctime_ns > 1000
+    cut = d.setattr(f.ino, AttrChanges(size=2))
+    assert cut.mtime_ns == cut.ctime_ns > 1000
+    given = d.setattr(f.ino, AttrChanges(size=9, mtime_ns=77))
+    assert (given.size, given.mtime_ns) == (9, 77)
+
+
 def test_staged_shrink_cuts_an_untouched_last_block(fs: Reopenable) -> None:
+    """A staged shrink cuts a last block no dirty range touched."""
     d = fs.driver
     f = mkfile(d, b"f")
     put(d, f.ino, pattern(2 * BS))
@@ -188,13 +213,50 @@ def test_staged_shrink_cuts_an_untouched_last_block(fs: Reopenable) -> None:
     assert d.read(f.ino, BS, BS) == pattern(BS + 7)[BS:] + bytes(BS - 7)
 
 
+def test_touch_atime_sets_atime_alone_and_persists(fs: Reopenable) -> None:
+    """An access moves atime only: ctime and mtime stay, and the new atime survives a reopen."""
+    d = fs.driver
+    f = mkfile(d, b"f")
+    touched = d.touch_atime(f.ino, 123_456)
+    assert (touched.atime_ns, touched.mtime_ns, touched.ctime_ns) == (123_456, f.mtime_ns, f.ctime_ns)
+    assert fs.reopen().getattr(f.ino) == touched
+
+
 def test_write_is_idempotent(fs: Reopenable) -> None:
+    """Writing the same staged data twice leaves the same file."""
     d = fs.driver
     f = mkfile(d, b"f")
     staged = Staged(b"").write(BS - 2, b"abcd").truncate(BS + 1)
     first = d.write(f.ino, staged, 7)
     assert d.write(f.ino, staged, 7) == first
     assert d.read(f.ino, BS - 2, 10) == b"abc"
+
+
+def test_random_writes_and_truncates_match_a_model(fs: Reopenable) -> None:
+    """Seeded random edits, staged as the core does and flushed in batches, read back like a bytearray."""
+    d = fs.driver
+    f = mkfile(d, b"f")
+    model = bytearray()
+    rng = random.Random(20261122)
+    for round_no in range(40):
+        staged = ReadThrough(d, f.ino)
+        for _ in range(rng.randint(1, 4)):
+            if rng.random() < 0.3:
+                size = rng.randint(0, 5 * BS)
+                staged.truncate(size)
+                model[size:] = b""
+                model.extend(bytes(size - len(model)))
+            else:
+                off, length = rng.randint(0, 5 * BS), rng.choice([1, 100, BS - 1, BS, BS + 1, 2 * BS])
+                data = pattern(length, seed=round_no)
+                staged.write(off, data)
+                model.extend(bytes(max(0, off - len(model))))
+                model[off : off + length] = data
+        d.write(f.ino, staged, round_no)
+        assert d.getattr(f.ino).size == len(model)
+        assert d.read(f.ino, 0, 8 * BS) == bytes(model), f"round {round_no}"
+    stored = fs.query("SELECT blockno, length(data) FROM blocks WHERE ino = ?", f.ino)
+    assert all(n * BS + length <= len(model) for n, length in stored), "no bytes stored past the end"
 
 
 KILLED_WRITER = """
@@ -213,6 +275,7 @@ sys.stdin.read()
 
 
 def test_committed_write_survives_sigkill(tmp_path: Path) -> None:
+    """A write that returned in a process killed with SIGKILL is there after reopening."""
     path = tmp_path / "fs.db"
     repo = Path(__file__).resolve().parents[2]
     child = subprocess.Popen(

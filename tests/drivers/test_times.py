@@ -28,6 +28,7 @@ def assert_ctime_only(driver: Driver, before: Attr, since: int, **changed: int) 
 
 
 def test_create_sets_all_times_and_touches_the_parent(driver: Driver) -> None:
+    """Creation sets the new inode's three times to now and the parent's mtime and ctime."""
     since = wait_past(driver.getattr(ROOT_INO))
     for attr in (mkfile(driver, b"f"), mkdir(driver, b"d")):
         assert attr.atime_ns == attr.mtime_ns == attr.ctime_ns >= since
@@ -35,6 +36,7 @@ def test_create_sets_all_times_and_touches_the_parent(driver: Driver) -> None:
 
 
 def test_symlink_or_mknod_touches_the_parent(driver: Driver) -> None:
+    """Creating a symlink (or a file without them) sets the parent's mtime and ctime."""
     d = mkdir(driver, b"d")
     since = wait_past(d)
     if driver.capabilities.symlinks:
@@ -45,6 +47,7 @@ def test_symlink_or_mknod_touches_the_parent(driver: Driver) -> None:
 
 
 def test_unlink_touches_parent_and_inode_ctime(driver: Driver) -> None:
+    """unlink sets the parent's mtime/ctime and the inode's ctime only."""
     d = mkdir(driver, b"d")
     f = mkfile(driver, b"f", parent=d.ino)
     since = wait_past(driver.getattr(d.ino), f)
@@ -54,6 +57,7 @@ def test_unlink_touches_parent_and_inode_ctime(driver: Driver) -> None:
 
 
 def test_rmdir_touches_the_parent(driver: Driver) -> None:
+    """rmdir sets the parent's mtime and ctime."""
     d = mkdir(driver, b"d")
     mkdir(driver, b"e", parent=d.ino)
     since = wait_past(driver.getattr(d.ino))
@@ -62,6 +66,7 @@ def test_rmdir_touches_the_parent(driver: Driver) -> None:
 
 
 def test_link_touches_new_parent_and_inode_ctime(driver: Driver) -> None:
+    """link sets the new parent's mtime/ctime and the inode's ctime only."""
     d = mkdir(driver, b"d")
     f = mkfile(driver, b"f")
     if not links_supported(driver, f.ino):
@@ -73,6 +78,7 @@ def test_link_touches_new_parent_and_inode_ctime(driver: Driver) -> None:
 
 
 def test_rename_touches_both_parents_and_the_inode_ctime(driver: Driver) -> None:
+    """rename sets both parents' mtime/ctime and the moved inode's ctime only."""
     p1 = mkdir(driver, b"p1")
     p2 = mkdir(driver, b"p2")
     f = mkfile(driver, b"f", parent=p1.ino)
@@ -84,6 +90,7 @@ def test_rename_touches_both_parents_and_the_inode_ctime(driver: Driver) -> None
 
 
 def test_rename_onto_the_same_inode_changes_no_time(driver: Driver) -> None:
+    """The same-inode rename no-op changes no time either."""
     f = mkfile(driver, b"f")
     root = driver.getattr(ROOT_INO)
     wait_past(root, f)
@@ -93,6 +100,7 @@ def test_rename_onto_the_same_inode_changes_no_time(driver: Driver) -> None:
 
 
 def test_setattr_sets_ctime(driver: Driver) -> None:
+    """setattr sets ctime besides the changed field."""
     f = mkfile(driver, b"f")
     since = wait_past(f)
     driver.setattr(f.ino, AttrChanges(gid=77))
@@ -100,6 +108,7 @@ def test_setattr_sets_ctime(driver: Driver) -> None:
 
 
 def test_truncate_that_changes_the_size_sets_mtime(driver: Driver) -> None:
+    """truncate(2) that changes the size sets mtime as well (POSIX; the kernel sends only the size)."""
     f = mkfile(driver, b"f")
     before = put(driver, f.ino, b"0123456789", mtime_ns=PAST_NS)
     since = wait_past(driver.getattr(f.ino))
@@ -109,6 +118,7 @@ def test_truncate_that_changes_the_size_sets_mtime(driver: Driver) -> None:
 
 
 def test_setxattr_and_removexattr_set_ctime(driver: Driver) -> None:
+    """Changing xattrs is a metadata change: ctime only."""
     f = mkfile(driver, b"f")
     if not xattrs_supported(driver, f.ino):
         return
@@ -122,6 +132,7 @@ def test_setxattr_and_removexattr_set_ctime(driver: Driver) -> None:
 
 
 def test_write_sets_mtime_and_ctime_to_the_given_time(driver: Driver) -> None:
+    """write sets mtime and ctime to the time given, atime untouched."""
     f = mkfile(driver, b"f")
     after = driver.write(f.ino, Staged().write(0, b"abc"), PAST_NS)
     assert (after.mtime_ns, after.ctime_ns, after.atime_ns) == (PAST_NS, PAST_NS, f.atime_ns)
@@ -129,6 +140,7 @@ def test_write_sets_mtime_and_ctime_to_the_given_time(driver: Driver) -> None:
 
 
 def test_reading_calls_change_nothing(driver: Driver) -> None:
+    """read, readdir, lookup, getattr, listxattr and statfs change no attribute (no atime updates)."""
     d = mkdir(driver, b"d")
     f = mkfile(driver, b"f", parent=d.ino)
     put(driver, f.ino, b"data")

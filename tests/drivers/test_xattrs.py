@@ -10,6 +10,7 @@ from .helpers import fails_with, mkdir, mkfile, xattrs_supported
 
 
 def test_set_get_and_list(driver: Driver) -> None:
+    """Values are bytes (NULs included); listxattr names every attribute."""
     f = mkfile(driver, b"f")
     if not xattrs_supported(driver, f.ino):
         return
@@ -22,6 +23,7 @@ def test_set_get_and_list(driver: Driver) -> None:
 
 
 def test_set_without_flags_creates_or_replaces(driver: Driver) -> None:
+    """flags 0 creates or replaces."""
     f = mkfile(driver, b"f")
     if not xattrs_supported(driver, f.ino):
         return
@@ -32,6 +34,7 @@ def test_set_without_flags_creates_or_replaces(driver: Driver) -> None:
 
 
 def test_create_flag_refuses_an_existing_name(driver: Driver) -> None:
+    """XATTR_CREATE on an existing name is EEXIST and keeps the value."""
     f = mkfile(driver, b"f")
     if not xattrs_supported(driver, f.ino):
         return
@@ -42,6 +45,7 @@ def test_create_flag_refuses_an_existing_name(driver: Driver) -> None:
 
 
 def test_replace_flag_refuses_a_missing_name(driver: Driver) -> None:
+    """XATTR_REPLACE on a missing name is ENODATA; on an existing one it replaces."""
     f = mkfile(driver, b"f")
     if not xattrs_supported(driver, f.ino):
         return
@@ -54,6 +58,7 @@ def test_replace_flag_refuses_a_missing_name(driver: Driver) -> None:
 
 
 def test_missing_name_is_enodata(driver: Driver) -> None:
+    """getxattr and removexattr of a missing name are ENODATA."""
     f = mkfile(driver, b"f")
     if not xattrs_supported(driver, f.ino):
         return
@@ -65,6 +70,7 @@ def test_missing_name_is_enodata(driver: Driver) -> None:
 
 
 def test_remove(driver: Driver) -> None:
+    """removexattr drops exactly the named attribute."""
     f = mkfile(driver, b"f")
     if not xattrs_supported(driver, f.ino):
         return
@@ -77,6 +83,7 @@ def test_remove(driver: Driver) -> None:
 
 
 def test_values_up_to_the_maximum_and_empty(driver: Driver) -> None:
+    """A value of max_xattr_value bytes and an empty value both round-trip."""
     f = mkfile(driver, b"f")
     if not xattrs_supported(driver, f.ino):
         return
@@ -89,6 +96,7 @@ def test_values_up_to_the_maximum_and_empty(driver: Driver) -> None:
 
 
 def test_xattrs_belong_to_the_inode(driver: Driver) -> None:
+    """Xattrs are per inode (files, directories, root) and move with a rename."""
     f = mkfile(driver, b"f")
     d = mkdir(driver, b"d")
     if not xattrs_supported(driver, f.ino):
