@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from cloudfs.drivers.s3 import SPEC
 from cloudfs.drivers.s3.driver import S3Driver
-
 from tests.servers import (  # noqa: F401 (fixtures)
     BUCKET,
     RequestCounter,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from cloudfs.drivers.s3 import SPEC, Location
 
+from cloudfs.drivers.s3 import SPEC, Location
 from cloudfs.errors import SourceError, StoreError
 from tests.servers import S3Server, s3_options
 

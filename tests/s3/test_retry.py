@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from errno import EIO
 
 import pytest
+
+from cloudfs.driver import ROOT_INO
 from cloudfs.drivers.s3 import SPEC
 from cloudfs.drivers.s3.driver import S3Driver
 from cloudfs.drivers.s3.store import is_transient
-
-from cloudfs.driver import ROOT_INO
 from cloudfs.retry import RetryPolicy
 from tests.drivers.helpers import fails_with
 from tests.drivers.staging import Staged

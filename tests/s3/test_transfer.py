@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import stat
 
-from cloudfs.drivers.s3.transfer import MAX_PARTS, MiB, part_size_for
-
 from cloudfs.driver import ROOT_INO, AttrChanges
+from cloudfs.drivers.s3.transfer import MAX_PARTS, MiB, part_size_for
 from tests.drivers.helpers import pattern
 from tests.drivers.staging import Staged
 
