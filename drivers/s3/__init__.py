@@ -110,7 +110,7 @@ def open_driver(settings: object, options: Mapping[str, str]) -> S3Driver:
         raise StoreError("no AWS credentials found (set AWS_PROFILE, AWS_ACCESS_KEY_ID, or -o profile=)") from None
     except BotoCoreError as exc:
         raise StoreError(f"S3 endpoint unreachable for bucket {settings.bucket!r}: {exc}") from None
-    umask = int(options.get("umask", "022"), 8)
+    umask = int(options.get("umask", str(0o022)))  # the CLI passes the number in decimal
     defaults = Defaults(uid=int(options.get("uid", os.getuid())), gid=int(options.get("gid", os.getgid())), umask=umask)
     no_metadata = options.get("no_metadata", "0").lower() not in ("0", "false", "no")
     log.info("opened s3://%s/%s (region %s)", settings.bucket, settings.prefix, client.meta.region_name)

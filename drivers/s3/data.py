@@ -177,9 +177,24 @@ class DataOps:
         orphan.entry = e
         return e
 
+    def touch_atime(self: S3Driver, ino: int, atime_ns: int) -> Attr:
+        """Record a read in memory only (capabilities.atime is False: a stored atime costs a copy)."""
+        orphan = self._orphan(ino)
+        if orphan is not None:
+            orphan.entry = orphan.entry.copy(atime_ns=atime_ns)
+            return self._attr(ino, orphan.entry, nlink=0)
+        path, e = self._existing(ino)
+        e = e.copy(atime_ns=atime_ns)
+        with self._lock:
+            if ino in self._pending:
+                self._pending[ino] = e
+        if path:
+            self.cache.put(path, e)
+        return self._attr(ino, e, path)
+
     def _truncate(self: S3Driver, ino: int, path: str, old: Entry, e: Entry, size: int) -> Entry:
-        """Cut or zero-extend the object to `size` (mtime now unless given)."""
-        if e.mtime_ns == old.mtime_ns:
+        """Cut or zero-extend the object to `size` (a size change sets mtime now unless given)."""
+        if e.mtime_ns == old.mtime_ns and size != old.size:
             e.mtime_ns = e.ctime_ns
         e.size = size
         with self._lock:

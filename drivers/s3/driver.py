@@ -70,6 +70,7 @@ class S3Driver(DataOps, RenameOps):
             max_name_len=85 if seaweedfs else 255,
             max_xattr_value=1024,
             max_file_size=5 * 1024 * 1024 * MiB,
+            atime=False,  # storing an atime is a metadata copy per read: far too dear
         )
         self.cache = MetaCache(ttl)
         self.inodes = InodeTable()
