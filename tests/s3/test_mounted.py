@@ -1,0 +1,75 @@
+"""The S3 driver mounted through FUSE with `cloudfs mount`, on moto and on SeaweedFS."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.servers import BUCKET, S3Server, fresh_prefix
+
+from .mounts import cloudfs_mount
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A fresh prefix for each mounted test."""
+    return fresh_prefix("mounted")
+
+
+def _keys(raw, prefix: str) -> set[str]:  # type: ignore[no-untyped-def]
+    listed = raw.list_objects_v2(Bucket=BUCKET, Prefix=prefix + "/").get("Contents", [])
+    return {o["Key"][len(prefix) + 1 :] for o in listed}
+
+
+def test_files_through_the_kernel(server: S3Server, prefix: str, tmp_path: Path, raw) -> None:
+    with cloudfs_mount(server, prefix, tmp_path / "mnt") as m:
+        f = m.path / "f"
+        f.write_bytes(b"0123456789")
+        with open(f, "r+b") as fh:
+            fh.seek(4)
+            fh.write(b"xy")
+        with open(f, "ab") as fh:
+            fh.write(b"!")
+        assert f.read_bytes() == b"0123xy6789!"
+        os.truncate(f, 3)
+        assert f.read_bytes() == b"012"
+        (m.path / "d/e").mkdir(parents=True)
+        (m.path / "d/e/g").write_bytes(b"deep")
+        os.rename(m.path / "d", m.path / "moved")
+        assert (m.path / "moved/e/g").read_bytes() == b"deep"
+        with pytest.raises(OSError) as info:
+            os.link(f, m.path / "hard")
+        assert info.value.errno == errno.EPERM
+        with pytest.raises(OSError) as info:
+            os.mkfifo(m.path / "fifo")
+        assert info.value.errno == errno.EPERM
+    assert raw.get_object(Bucket=BUCKET, Key=f"{prefix}/f")["Body"].read() == b"012"
+    assert {"f", "moved/e/g"} <= _keys(raw, prefix)
+    assert not any(k.startswith("d/") for k in _keys(raw, prefix))
+
+
+def test_rmdir_sees_implicit_children(server: S3Server, prefix: str, tmp_path: Path, raw) -> None:
+    raw.put_object(Bucket=BUCKET, Key=f"{prefix}/d/sub/file", Body=b"x")
+    with cloudfs_mount(server, prefix, tmp_path / "mnt") as m:
+        assert (m.path / "d/sub").is_dir()
+        with pytest.raises(OSError) as info:
+            os.rmdir(m.path / "d")
+        assert info.value.errno == errno.ENOTEMPTY
+        os.unlink(m.path / "d/sub/file")
+        os.rmdir(m.path / "d/sub")
+        os.rmdir(m.path / "d")
+        assert os.listdir(m.path) == []
+    assert _keys(raw, prefix) == set()
+
+
+def test_an_unlinked_open_file_stays_readable(server: S3Server, prefix: str, tmp_path: Path, raw) -> None:
+    with cloudfs_mount(server, prefix, tmp_path / "mnt") as m:
+        (m.path / "f").write_bytes(b"keep me")
+        with open(m.path / "f", "rb") as fh:
+            os.unlink(m.path / "f")
+            assert not (m.path / "f").exists()
+            assert fh.read() == b"keep me"
+    assert _keys(raw, prefix) == set()
