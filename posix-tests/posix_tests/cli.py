@@ -36,8 +36,11 @@ def _report(result: Result, verbose: bool) -> None:
     """Print one result line when verbose, or when it is unexpected."""
     if result.unexpected:
         if result.passed:
-            print(f"UNEXPECTED PASS {result.case_id}: excluded by line {result.excluded_by.line}"
-                  f" ({result.excluded_by.reason}) but passed", flush=True)
+            print(
+                f"UNEXPECTED PASS {result.case_id}: excluded by line {result.excluded_by.line}"
+                f" ({result.excluded_by.reason}) but passed",
+                flush=True,
+            )
         else:
             print(f"FAIL {result.case_id}: {result.reason}", flush=True)
     elif verbose:
@@ -71,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with Runner(args.dir.resolve(), args.timeout) as runner:
         summary = run_all(cases, runner, entries, lambda r: _report(r, args.verbose))
-    print(f"posix-tests: {args.target} passed={summary.passed} failed={summary.failed}"
-          f" excluded={summary.excluded}")
+    print(
+        f"posix-tests: {args.target} passed={summary.passed} failed={summary.failed}"
+        f" excluded={summary.excluded}"
+    )
     return 1 if summary.failed else 0

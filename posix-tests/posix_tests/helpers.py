@@ -116,9 +116,7 @@ class Outcome:
     err: int = 0
 
 
-def as_user(
-    fn: Callable[[], Any], uid: int = U1, gid: int = G1, groups: tuple[int, ...] = ()
-) -> Outcome:
+def as_user(fn: Callable[[], Any], uid: int = U1, gid: int = G1, groups: tuple[int, ...] = ()) -> Outcome:
     """Run `fn` in a forked child with the given credentials and return what happened.
 
     A child that crashes, or runs past CHILD_TIMEOUT, raises AssertionError in the parent.

@@ -155,4 +155,3 @@ def run_all(
             summary.excluded += 1
         on_result(result)
     return summary
-

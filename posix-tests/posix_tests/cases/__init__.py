@@ -1,2 +1,3 @@
 """Case modules; importing this package registers every case."""
+
 from posix_tests.cases import paths  # noqa: F401

@@ -1,4 +1,4 @@
-"""Path resolution, per syscall: every path-taking call × every way a path can fail to resolve.
+"""Path resolution, per syscall: every path-taking call x every way a path can fail to resolve.
 
 Linux resolves all components before a syscall looks at its own arguments, so each bad path fails with
 the same errno whatever the call; checking it for every call catches filesystems that resolve paths
@@ -49,8 +49,21 @@ OPS: dict[str, Callable[[str, str], Any]] = {
 }
 CREATING = {"open-creat", "creat", "mkdir", "mkfifo", "mknod", "link-target", "symlink", "rename-target"}
 # Calls that follow a final symlink, so a dangling one is ENOENT for them.
-FOLLOWING = {"open", "truncate", "chmod", "chown", "utimensat", "stat", "statvfs", "getxattr", "setxattr",
-             "listxattr", "removexattr", "opendir", "chdir"}
+FOLLOWING = {
+    "open",
+    "truncate",
+    "chmod",
+    "chown",
+    "utimensat",
+    "stat",
+    "statvfs",
+    "getxattr",
+    "setxattr",
+    "listxattr",
+    "removexattr",
+    "opendir",
+    "chdir",
+}
 
 
 def _component_kind(kind: str, d: str) -> str:
@@ -95,8 +108,10 @@ def _no_search(d: str) -> str:
 
 
 CONDITIONS: dict[str, tuple[Callable[[str], str], int]] = {
-    **{f"component-{k}": (partial(_component_kind, k), errno.ENOTDIR) for k in
-       ("reg", "fifo", "sock", "chr", "blk")},
+    **{
+        f"component-{k}": (partial(_component_kind, k), errno.ENOTDIR)
+        for k in ("reg", "fifo", "sock", "chr", "blk")
+    },
     "component-symlink-to-reg": (_symlink_to_reg, errno.ENOTDIR),
     "component-missing": (lambda d: f"{d}/missing/x", errno.ENOENT),
     "component-dangling-symlink": (_dangling, errno.ENOENT),
@@ -150,7 +165,7 @@ def _trailing_slash(op: str, d: str) -> None:
 
 
 def _register() -> None:
-    """Register the op × condition matrix."""
+    """Register the op x condition matrix."""
     for op in OPS:
         for cond, (_, expected) in CONDITIONS.items():
             add(f"{op}/{cond}/{errno.errorcode[expected]}", partial(_check, op, cond))
