@@ -34,6 +34,7 @@ IFMT = {
 DEVICES = {"chr": os.makedev(1, 3), "blk": os.makedev(7, 200)}
 PAST_NS = 1_000_000_000 * 1_000_000_000  # 2001-09-09, far enough back that "changed" is unambiguous
 CHILD_TIMEOUT = 10.0
+CLOCK_REALTIME_COARSE = 5  # Linux clock id; the clock file timestamps are taken from
 
 
 def errname(code: int) -> str:
@@ -99,7 +100,7 @@ def mode_of(path: str | bytes, follow: bool = True) -> int:
 
 def tick() -> None:
     """Sleep long enough that a coarse filesystem clock has moved on, so time changes are visible."""
-    res = time.clock_getres(time.CLOCK_REALTIME_COARSE)
+    res = time.clock_getres(CLOCK_REALTIME_COARSE)
     time.sleep(max(0.012, 3 * res))
 
 
