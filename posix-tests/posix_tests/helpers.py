@@ -43,9 +43,15 @@ def errname(code: int) -> str:
 
 
 def make(kind: str, path: str | bytes, mode: int | None = None) -> None:
-    """Create one object of the given kind; a symlink is dangling (points at a missing name)."""
-    if mode is None:
-        mode = 0o755 if kind == "dir" else 0o644
+    """Create one object of the given kind; a symlink is dangling (points at a missing name).
+
+    An explicit mode is applied with chmod afterwards, so the umask cannot change it.
+    """
+    if mode is not None and kind != "symlink":
+        make(kind, path)
+        os.chmod(path, mode)
+        return
+    mode = 0o755 if kind == "dir" else 0o644
     if kind == "reg":
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode))
     elif kind == "dir":
