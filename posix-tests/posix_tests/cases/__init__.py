@@ -1,3 +1,3 @@
 """Case modules; importing this package registers every case."""
 
-from posix_tests.cases import attrs, create, links, open_, owners, paths, perms, rename, times  # noqa: F401
+from posix_tests.cases import attrs, create, io, links, open_, owners, paths, perms, rename, times, xattr  # noqa: F401
