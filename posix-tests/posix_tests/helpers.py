@@ -123,17 +123,21 @@ class Outcome:
     err: int = 0
 
 
-def as_user(fn: Callable[[], Any], uid: int = U1, gid: int = G1, groups: tuple[int, ...] = ()) -> Outcome:
-    """Run `fn` in a forked child with the given credentials and return what happened.
-
-    A child that crashes, or runs past CHILD_TIMEOUT, raises AssertionError in the parent.
-    """
+def start_child(
+    fn: Callable[[], Any], uid: int = 0, gid: int = 0, groups: tuple[int, ...] = ()
+) -> tuple[int, int]:
+    """Fork a child that runs `fn` with the given credentials; return (pid, fd to read its report)."""
     rfd, wfd = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(rfd)
         _child_main(fn, uid, gid, groups, wfd)
     os.close(wfd)
+    return pid, rfd
+
+
+def finish_child(pid: int, rfd: int) -> Outcome:
+    """Wait (bounded) for a child's report and reap it; a crash or timeout raises AssertionError."""
     try:
         data = _read_bounded(rfd, CHILD_TIMEOUT)
     finally:
@@ -145,6 +149,26 @@ def as_user(fn: Callable[[], Any], uid: int = U1, gid: int = G1, groups: tuple[i
     if tag == "crash":
         raise AssertionError(f"child crashed: {payload}")
     return Outcome(err=payload) if tag == "errno" else Outcome(value=payload)
+
+
+def as_user(fn: Callable[[], Any], uid: int = U1, gid: int = G1, groups: tuple[int, ...] = ()) -> Outcome:
+    """Run `fn` in a forked child with the given credentials and return what happened."""
+    return finish_child(*start_child(fn, uid, gid, groups))
+
+
+def in_parallel(*fns: Callable[[], Any]) -> list[Outcome]:
+    """Run each function in its own root child at the same time; return their outcomes in order."""
+    children = [start_child(fn) for fn in fns]
+    results: list[Outcome] = []
+    try:
+        for pid, rfd in children:
+            results.append(finish_child(pid, rfd))
+    finally:
+        # After a failure, the children not yet collected are killed, never left behind.
+        for pid, rfd in children[len(results) + 1 :]:
+            os.close(rfd)
+            _reap(pid)
+    return results
 
 
 def _child_main(fn: Callable[[], Any], uid: int, gid: int, groups: tuple[int, ...], wfd: int) -> None:

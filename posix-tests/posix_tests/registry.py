@@ -1,5 +1,6 @@
 """The case registry: every check has a stable id and is the unit that is counted and excluded."""
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,6 +40,8 @@ def case(case_id: str) -> Callable[[CaseFn], CaseFn]:
 
 def all_cases() -> list[Case]:
     """Every registered case in id order, after importing the case modules that register them."""
-    import posix_tests.cases  # noqa: F401  (registration happens on import)
+    from posix_tests.cases import MODULES
 
+    for name in MODULES:
+        importlib.import_module(f"posix_tests.cases.{name}")
     return [CASES[k] for k in sorted(CASES)]
