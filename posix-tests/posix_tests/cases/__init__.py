@@ -2,15 +2,19 @@
 
 MODULES = (
     "attrs",
+    "concurrency",
     "create",
+    "data",
     "io",
     "links",
     "locks",
+    "names",
     "open_",
     "owners",
     "paths",
     "perms",
     "rename",
+    "stat_",
     "times",
     "xattr",
 )
