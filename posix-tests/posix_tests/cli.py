@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+from posix_tests.helpers import U1, as_user, errname
 from posix_tests.registry import all_cases
 from posix_tests.runner import Result, Runner, match_expectation, parse_expectations, run_all
 
@@ -48,6 +49,17 @@ def _report(result: Result, verbose: bool) -> None:
         print(f"{tag} {result.case_id}{': ' + result.reason if result.reason else ''}", flush=True)
 
 
+def _user_access_problem(root: Path) -> str:
+    """Why non-root children could not work under `root`, or "" when they can."""
+    got = as_user(lambda: os.listdir(root))
+    if not got.err:
+        return ""
+    return (
+        f"uid {U1} cannot list {root} ({errname(got.err)}): every directory above DIR must be searchable"
+        " by others, and a FUSE target must be mounted with -o allow_other"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the suite; exit 0 only with no unexpected failure and no unexpected pass, 2 on usage errors."""
     args = _parser().parse_args(argv)
@@ -73,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     if stale:
         return 2
     with Runner(args.dir.resolve(), args.timeout) as runner:
+        problem = _user_access_problem(runner.root)
+        if problem:
+            print(f"posix-tests: {problem}", file=sys.stderr)
+            return 2
         summary = run_all(cases, runner, entries, lambda r: _report(r, args.verbose))
     print(
         f"posix-tests: {args.target} passed={summary.passed} failed={summary.failed}"
