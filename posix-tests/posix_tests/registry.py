@@ -32,6 +32,7 @@ def case(case_id: str) -> Callable[[CaseFn], CaseFn]:
     """Decorator form of `add` for hand-written cases."""
 
     def register(fn: CaseFn) -> CaseFn:
+        """Register `fn` under the id and hand it back unchanged."""
         add(case_id, fn)
         return fn
 

@@ -82,12 +82,12 @@ def match_expectation(case_id: str, entries: list[Expectation]) -> Expectation |
 
 def _on_alarm(signum: int, frame: FrameType | None) -> None:
     """Turn SIGALRM into an exception inside the running case."""
-    raise CaseTimeout("case timed out")
+    raise CaseTimeout("case timed out (per-case limit, see --timeout)")
 
 
 def _describe(exc: BaseException) -> str:
     """A one-line reason for a failure: assertion text, or the exception type and where it came from."""
-    if isinstance(exc, AssertionError) and str(exc):
+    if isinstance(exc, AssertionError | CaseTimeout) and str(exc):
         return str(exc).splitlines()[0]
     tb = traceback.extract_tb(exc.__traceback__)
     where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
@@ -101,17 +101,20 @@ class Runner:
     """
 
     def __init__(self, target_dir: Path, timeout: float) -> None:
+        """Remember where scratch directories go and how long a case may run."""
         self.root = target_dir / f".posix-tests-{os.getpid()}"
         self.timeout = timeout
         self._serial = 0
 
     def __enter__(self) -> "Runner":
+        """Create the scratch root and install the alarm handler."""
         self.root.mkdir()
         self.root.chmod(0o777)
         signal.signal(signal.SIGALRM, _on_alarm)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Cancel any alarm and remove the scratch root."""
         signal.setitimer(signal.ITIMER_REAL, 0)
         shutil.rmtree(self.root, ignore_errors=True)
 

@@ -213,6 +213,7 @@ def unlink_other_process(d: str) -> None:
     try:
 
         def unlink_after_ready() -> None:
+            """Wait for the holder to open the file, unlink it, then let the holder read."""
             os.read(ready_r, 1)
             os.unlink(f"{d}/f")
             os.write(go_w, b"g")

@@ -80,6 +80,7 @@ def _owner_user(creator: str, d: str) -> None:
     path = f"{d}/x"
 
     def create() -> tuple[int, int]:
+        """Create the object and report its owner."""
         CREATORS[creator](path, 0o644)
         st = os.lstat(path)
         return st.st_uid, st.st_gid

@@ -88,6 +88,7 @@ def _hypothesis_case(reopen: bool) -> Callable[[str], None]:
     """Build a case that lets Hypothesis search for an op sequence the filesystem gets wrong."""
 
     def run(d: str) -> None:
+        """Run the Hypothesis search in the case directory."""
         try:
             from hypothesis import HealthCheck, given, settings
             from hypothesis import strategies as st
@@ -109,6 +110,7 @@ def _hypothesis_case(reopen: bool) -> Callable[[str], None]:
         )
         @given(st.lists(op, max_size=25))
         def check(ops: list[Op]) -> None:
+            """One generated op sequence against the model."""
             run_ops(f"{d}/f", ops, reopen)
 
         check()

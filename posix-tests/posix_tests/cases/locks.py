@@ -44,6 +44,7 @@ def _child_lock(path: str, kind: int, start: int, length: int) -> int:
     """errno (0 if granted) of a lock request made by a separate process."""
 
     def attempt() -> None:
+        """Request the lock on a fresh fd."""
         with opened(path) as fd:
             setlk(fd, kind, start, length)
 
@@ -126,6 +127,7 @@ def child_exit(d: str) -> None:
     make("reg", f"{d}/f")
 
     def hold() -> None:
+        """Take a lock and exit without releasing it."""
         fd = os.open(f"{d}/f", os.O_RDWR)
         setlk(fd, fcntl.F_WRLCK, 0, 0)
 
@@ -167,6 +169,7 @@ def setlkw(d: str) -> None:
         setlk(fd, fcntl.F_WRLCK, 0, 0)
 
         def wait_for_lock() -> None:
+            """Block in F_SETLKW until the parent lets go."""
             with opened(f"{d}/f") as cfd:
                 setlk(cfd, fcntl.F_WRLCK, 0, 0, fcntl.F_SETLKW)
 
@@ -210,6 +213,7 @@ def _flock(rule: str, across: str, d: str) -> None:
     expected = errno.EWOULDBLOCK if conflict else 0
 
     def request() -> None:
+        """Ask for the lock without blocking on a new open file description."""
         with opened(f"{d}/f") as fd:
             fcntl.flock(fd, want | fcntl.LOCK_NB)
 

@@ -168,6 +168,7 @@ def _clear_on(action: str, mode: int, who: str, d: str) -> None:
     if action == "write":
 
         def act() -> None:
+            """The data-changing call under test."""
             fd = os.open(path, os.O_WRONLY)
             try:
                 os.write(fd, b"x")
@@ -176,6 +177,7 @@ def _clear_on(action: str, mode: int, who: str, d: str) -> None:
     else:
 
         def act() -> None:
+            """The data-changing call under test."""
             os.truncate(path, 100)
 
     if who == "root":
