@@ -8,6 +8,7 @@ import fnmatch
 import os
 import shutil
 import signal
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -117,6 +118,9 @@ class Runner:
         """Cancel any alarm and remove the scratch root."""
         signal.setitimer(signal.ITIMER_REAL, 0)
         shutil.rmtree(self.root, ignore_errors=True)
+        if self.root.exists():
+            # Leftovers mean the target could not remove what it created: worth a loud note.
+            print(f"posix-tests: warning: could not remove {self.root}", file=sys.stderr)
 
     def run(self, case: Case) -> tuple[bool, str]:
         """Run one case in a fresh 0o777 directory; return (passed, reason)."""
