@@ -68,7 +68,9 @@ def write_file(path: str | bytes, data: bytes, mode: int = 0o644) -> None:
     """Create or replace a regular file with exactly `data`."""
     fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, mode)
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
 
@@ -139,10 +141,12 @@ def start_child(
 def finish_child(pid: int, rfd: int) -> Outcome:
     """Wait (bounded) for a child's report and reap it; a crash or timeout raises AssertionError."""
     try:
-        data = _read_bounded(rfd, CHILD_TIMEOUT)
+        data = read_until_eof(rfd, CHILD_TIMEOUT)
     finally:
         os.close(rfd)
         _reap(pid)
+    if data is None:
+        raise AssertionError(f"child did not finish within {CHILD_TIMEOUT:g}s")
     if not data:
         raise AssertionError("child died without reporting")
     tag, payload = pickle.loads(data)
@@ -174,7 +178,6 @@ def in_parallel(*fns: Callable[[], Any]) -> list[Outcome]:
 def _child_main(fn: Callable[[], Any], uid: int, gid: int, groups: tuple[int, ...], wfd: int) -> None:
     """Drop privileges, run `fn`, report through the pipe, and never return into the suite."""
     try:
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
         os.setgroups(list(groups))
         os.setgid(gid)
         os.setuid(uid)
@@ -191,8 +194,8 @@ def _child_main(fn: Callable[[], Any], uid: int, gid: int, groups: tuple[int, ..
         os._exit(0)
 
 
-def _read_bounded(fd: int, timeout: float) -> bytes:
-    """Read until EOF, giving up after `timeout` seconds so a stuck child cannot hang the suite."""
+def read_until_eof(fd: int, timeout: float) -> bytes | None:
+    """Read until EOF; None when `timeout` seconds pass first, so a stuck child cannot hang the suite."""
     deadline = time.monotonic() + timeout
     chunks = []
     poller = select.poll()
@@ -200,7 +203,7 @@ def _read_bounded(fd: int, timeout: float) -> bytes:
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise AssertionError("child timed out")
+            return None
         if not poller.poll(left * 1000):
             continue
         chunk = os.read(fd, 65536)

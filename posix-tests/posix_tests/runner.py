@@ -1,11 +1,13 @@
-"""Runs cases one by one, each in a fresh scratch directory under a per-case alarm, and classifies them.
+"""Runs cases one by one, each in its own process and fresh scratch directory, and classifies them.
 
 A case passes when its function returns. Expectations name the cases a target's documented semantics
 exclude: an excluded case that fails is `excluded`, one that passes is an unexpected pass.
 """
 
+import contextlib
 import fnmatch
 import os
+import pickle
 import shutil
 import signal
 import sys
@@ -13,13 +15,10 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
+from typing import NoReturn
 
+from posix_tests.helpers import read_until_eof
 from posix_tests.registry import Case
-
-
-class CaseTimeout(Exception):
-    """Raised by the alarm handler when a case runs past its time limit."""
 
 
 @dataclass(frozen=True)
@@ -81,24 +80,47 @@ def match_expectation(case_id: str, entries: list[Expectation]) -> Expectation |
     return None
 
 
-def _on_alarm(signum: int, frame: FrameType | None) -> None:
-    """Turn SIGALRM into an exception inside the running case."""
-    raise CaseTimeout("case timed out (per-case limit, see --timeout)")
-
-
 def _describe(exc: BaseException) -> str:
     """A one-line reason for a failure: assertion text, or the exception type and where it came from."""
-    if isinstance(exc, AssertionError | CaseTimeout) and str(exc):
+    if isinstance(exc, AssertionError) and str(exc):
         return str(exc).splitlines()[0]
     tb = traceback.extract_tb(exc.__traceback__)
     where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
     return f"{type(exc).__name__}: {exc}{where}".splitlines()[0]
 
 
-class Runner:
-    """Owns the scratch root under the target directory and runs cases inside it.
+def _case_child(case: Case, scratch: Path, wfd: int) -> NoReturn:
+    """In the forked case process: make the scratch dir, run the case, report (passed, reason)."""
+    try:
+        os.umask(0o022)
+        scratch.mkdir()
+        scratch.chmod(0o777)
+        try:
+            case.fn(str(scratch))
+            msg = (True, "")
+        except BaseException as exc:
+            msg = (False, _describe(exc))
+        data = pickle.dumps(msg)
+        while data:
+            data = data[os.write(wfd, data) :]
+    finally:
+        os._exit(0)
 
-    Attributes: root is `DIR/.posix-tests-<pid>`, mode 0o777 so forked non-root children can work in it.
+
+def _status_reason(status: int) -> str:
+    """Say how a case process that sent no report ended."""
+    if os.WIFSIGNALED(status):
+        return f"case process killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"case process exited with status {os.waitstatus_to_exitcode(status)} without reporting"
+
+
+class Runner:
+    """Owns the scratch root under the target directory and runs each case in its own process.
+
+    A forked process per case means a crash, a leaked fd, a chdir or a umask change stays inside the
+    case, and a case stuck in a syscall (say, on a FUSE server that never answers) is killed with its
+    whole process group once `timeout` passes. Attributes: root is `DIR/.posix-tests-<pid>`, mode 0o777
+    so non-root children can work in it.
     """
 
     def __init__(self, target_dir: Path, timeout: float) -> None:
@@ -108,41 +130,63 @@ class Runner:
         self._serial = 0
 
     def __enter__(self) -> "Runner":
-        """Create the scratch root and install the alarm handler."""
+        """Create the scratch root."""
         self.root.mkdir()
         self.root.chmod(0o777)
-        signal.signal(signal.SIGALRM, _on_alarm)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        """Cancel any alarm and remove the scratch root."""
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        """Remove the scratch root."""
         shutil.rmtree(self.root, ignore_errors=True)
         if self.root.exists():
             # Leftovers mean the target could not remove what it created: worth a loud note.
             print(f"posix-tests: warning: could not remove {self.root}", file=sys.stderr)
 
     def run(self, case: Case) -> tuple[bool, str]:
-        """Run one case in a fresh 0o777 directory; return (passed, reason)."""
+        """Run one case in a fresh 0o777 directory in its own process group; return (passed, reason)."""
         self._serial += 1
         scratch = self.root / str(self._serial)
-        saved_umask = os.umask(0o022)
-        cwd = os.getcwd()
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(rfd)
+            os.setpgid(0, 0)
+            _case_child(case, scratch, wfd)
+        os.close(wfd)
+        os.setpgid(pid, pid)
         try:
-            scratch.mkdir()
-            scratch.chmod(0o777)
-            signal.setitimer(signal.ITIMER_REAL, self.timeout)
-            try:
-                case.fn(str(scratch))
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-        except Exception as exc:
-            return False, _describe(exc)
+            return self._collect(pid, rfd)
         finally:
-            os.umask(saved_umask)
-            os.chdir(cwd)
+            os.close(rfd)
             shutil.rmtree(scratch, ignore_errors=True)
-        return True, ""
+
+    def _collect(self, pid: int, rfd: int) -> tuple[bool, str]:
+        """Wait for the case's report within the timeout; kill its process group otherwise."""
+        try:
+            data = read_until_eof(rfd, self.timeout)
+        except BaseException:
+            _kill_group(pid)
+            raise
+        if data is None:
+            _kill_group(pid)
+            return False, f"case timed out after {self.timeout:g}s (killed)"
+        # Wait for the leader to exit without reaping it, so its pid (the group id) cannot be reused
+        # while any children the case left behind are killed with the group.
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        if not data:
+            return False, _status_reason(status)
+        passed, reason = pickle.loads(data)
+        return passed, reason
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL a running case's process group, then reap its leader."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    os.waitpid(pgid, 0)
 
 
 def run_all(
