@@ -3,6 +3,7 @@
 Everything here works through syscalls on paths, so it applies to any filesystem under test.
 """
 
+import ctypes
 import errno
 import os
 import pickle
@@ -34,6 +35,7 @@ IFMT = {
 DEVICES = {"chr": os.makedev(1, 3), "blk": os.makedev(7, 200)}
 PAST_NS = 1_000_000_000 * 1_000_000_000  # 2001-09-09, far enough back that "changed" is unambiguous
 CHILD_TIMEOUT = 10.0
+_libc = ctypes.CDLL(None, use_errno=True)
 CLOCK_REALTIME_COARSE = 5  # Linux clock id; the clock file timestamps are taken from
 
 
@@ -79,6 +81,13 @@ def read_file(path: str | bytes) -> bytes:
     """Read a whole regular file."""
     with open(path, "rb") as f:
         return f.read()
+
+
+def access(path: str, amode: int) -> None:
+    """access(2) raising OSError, since os.access hides the errno."""
+    if _libc.access(os.fsencode(path), amode) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), path)
 
 
 def expect_errno(expected: int, fn: Callable[..., Any], *args: Any) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from posix_tests.helpers import U1, closing_open, expect_errno, make, user_expect
+from posix_tests.helpers import U1, access, closing_open, expect_errno, make, user_expect
 from posix_tests.registry import add
 
 # Each op performs one syscall on `p`; `d` is the scratch dir, holding `aux` (a file owned by U1).
@@ -40,6 +40,7 @@ OPS: dict[str, Callable[[str, str], Any]] = {
     "stat": lambda p, d: os.stat(p),
     "lstat": lambda p, d: os.lstat(p),
     "statvfs": lambda p, d: os.statvfs(p),
+    "access": lambda p, d: access(p, os.F_OK),
     "getxattr": lambda p, d: os.getxattr(p, "user.x"),
     "setxattr": lambda p, d: os.setxattr(p, "user.x", b"v"),
     "listxattr": lambda p, d: os.listxattr(p),

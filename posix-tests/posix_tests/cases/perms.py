@@ -4,17 +4,15 @@ Covers the owner/group/other class rules for files and directories, supplementar
 write permission on directories, and root's exceptions.
 """
 
-import ctypes
 import errno
 import os
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from posix_tests.helpers import G1, G2, U1, U2, closing_open, expect_eq, make, user_expect, write_file
+from posix_tests.helpers import G1, G2, U1, U2, access, closing_open, expect_eq, make, user_expect, write_file
 from posix_tests.registry import add, case
 
-_libc = ctypes.CDLL(None, use_errno=True)
 FILE_MODES = (
     0o000,
     0o400,
@@ -47,13 +45,6 @@ WHO: dict[str, dict[str, Any]] = {
 }
 SHIFT = {"owner": 6, "group-primary": 3, "group-supplementary": 3, "other": 0}
 NEED = {"read": 4, "write": 2, "rdwr": 6, "exec": 1}
-
-
-def access(path: str, amode: int) -> None:
-    """access(2) raising OSError, since os.access hides the errno."""
-    if _libc.access(path.encode(), amode) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code), path)
 
 
 FILE_OPS: dict[str, Callable[[str], object]] = {

@@ -6,6 +6,7 @@ every object starts with atime == mtime in the past, which relatime always refre
 """
 
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -140,6 +141,15 @@ OPS: dict[str, TimeOp] = {
         before="p/sub",
         after="q/sub",
     ),
+    "rename-dir-same-dir": TimeOp(
+        lambda d: os.rename(f"{d}/p/sub", f"{d}/p/sub2"),
+        {"file": "c", "parent": "mc"},
+        setup=lambda d: os.mkdir(f"{d}/p/sub"),
+        before="p/sub",
+        after="p/sub2",
+    ),
+    "rename-onto-itself": TimeOp(lambda d: os.rename(f"{d}/p/f", f"{d}/p/f"), FILE_ONLY),
+    "chmod-same-mode": TimeOp(lambda d: os.chmod(f"{d}/p/f", 0o644), {"file": "c", "parent": ""}),
     "create-sibling": TimeOp(lambda d: write_file(f"{d}/p/new", b""), {"file": "", "parent": "mc"}),
     "mkdir-sibling": TimeOp(lambda d: os.mkdir(f"{d}/p/new"), {"file": "", "parent": "mc"}),
     "mkfifo-sibling": TimeOp(lambda d: os.mkfifo(f"{d}/p/new"), {"file": "", "parent": "mc"}),
@@ -196,3 +206,23 @@ def _register() -> None:
 
 
 _register()
+
+
+NEW_OBJECTS: dict[str, Callable[[str], object]] = {
+    "create": lambda p: write_file(p, b""),
+    "mkdir": os.mkdir,
+    "mkfifo": os.mkfifo,
+    "symlink": lambda p: os.symlink("t", p),
+    "mknod-sock": lambda p: os.mknod(p, stat.S_IFSOCK | 0o644),
+}
+
+
+def _new_object(creator: str, d: str) -> None:
+    """A new object starts with atime, mtime and ctime all equal: one moment of creation."""
+    NEW_OBJECTS[creator](f"{d}/x")
+    st = os.lstat(f"{d}/x")
+    expect_eq("atime, mtime vs ctime", (st.st_ctime_ns, st.st_ctime_ns), (st.st_atime_ns, st.st_mtime_ns))
+
+
+for _creator in NEW_OBJECTS:
+    add(f"times/new-{_creator}/all-three-equal", partial(_new_object, _creator))
