@@ -249,3 +249,53 @@ def setxattr_write(d: str) -> None:
     make("reg", f"{d}/f", 0o666)
     user_expect(0, lambda: os.setxattr(f"{d}/f", "user.k", b"v"))
     expect_eq("value", b"v", os.getxattr(f"{d}/f", "user.k"))
+
+
+SEARCH_OPS: dict[str, Callable[[str], object]] = {
+    "open": lambda p: closing_open(p, os.O_RDONLY),
+    "stat": os.stat,
+    "mkdir": os.mkdir,
+    "unlink": os.unlink,
+    "rename-source": lambda p: os.rename(p, p + "-moved"),
+    "chmod": lambda p: os.chmod(p, 0o600),
+}
+
+
+def _deep_no_search(depth: int, blocked: int, op: str, d: str) -> None:
+    """Search permission is needed on every component: one blocked level anywhere is EACCES."""
+    path = d
+    for level in range(depth):
+        path = f"{path}/c{level}"
+        os.mkdir(path, 0o777)
+        os.chmod(path, 0o666 if level == blocked else 0o777)
+    make("reg", f"{path}/x")
+    os.chown(f"{path}/x", U1, G1)
+    user_expect(errno.EACCES, lambda: SEARCH_OPS[op](f"{path}/x"))
+
+
+def _via_symlink_no_search(op: str, d: str) -> None:
+    """A symlink to a directory without search permission does not bypass it."""
+    os.mkdir(f"{d}/s", 0o777)
+    make("reg", f"{d}/s/x")
+    os.chown(f"{d}/s/x", U1, G1)
+    os.chmod(f"{d}/s", 0o666)
+    os.symlink("s", f"{d}/l")
+    user_expect(errno.EACCES, lambda: SEARCH_OPS[op](f"{d}/l/x"))
+
+
+def _all_searchable(op: str, d: str) -> None:
+    """With search permission on every level the same call goes through (the control case)."""
+    path = f"{d}/c0/c1/c2"
+    os.makedirs(path)
+    for level in (f"{d}/c0", f"{d}/c0/c1", path):
+        os.chmod(level, 0o777)
+    make("reg", f"{path}/x")
+    os.chown(f"{path}/x", U1, G1)
+    user_expect(0, lambda: SEARCH_OPS[op](f"{path}/x" if op != "mkdir" else f"{path}/new"))
+
+
+for _op in SEARCH_OPS:
+    for _blocked in (0, 1, 2):
+        add(f"perm/no-search-level-{_blocked}-of-3-{_op}/EACCES", partial(_deep_no_search, 3, _blocked, _op))
+    add(f"perm/no-search-via-symlink-{_op}/EACCES", partial(_via_symlink_no_search, _op))
+    add(f"perm/search-all-levels-{_op}/ok", partial(_all_searchable, _op))
