@@ -48,5 +48,5 @@ def posix_runner(request: pytest.FixtureRequest) -> Iterator[Runner]:
     target_dir = request.config.getoption("--posix-dir")
     if target_dir is None:
         pytest.skip("pass --posix-dir DIR to run the conformance cases through pytest")
-    with Runner(target_dir.resolve(), timeout=20.0) as runner:
+    with Runner(target_dir.resolve(), timeout=60.0) as runner:
         yield runner

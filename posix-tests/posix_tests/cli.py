@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-k", dest="substring", default="", help="only run cases whose id contains this")
     p.add_argument("--list", action="store_true", help="print the selected case ids and exit")
     p.add_argument("-v", "--verbose", action="store_true", help="print every result")
-    p.add_argument("--timeout", type=float, default=20.0, help="seconds before a case is failed")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds before a case is killed and failed")
     return p
 
 

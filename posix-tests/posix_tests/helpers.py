@@ -34,7 +34,7 @@ IFMT = {
 # Device numbers for special files; the suite never opens them (mounts may be nodev).
 DEVICES = {"chr": os.makedev(1, 3), "blk": os.makedev(7, 200)}
 PAST_NS = 1_000_000_000 * 1_000_000_000  # 2001-09-09, far enough back that "changed" is unambiguous
-CHILD_TIMEOUT = 10.0
+CHILD_TIMEOUT = 30.0  # generous: slow FUSE targets run a child's syscalls 10-30x slower
 _libc = ctypes.CDLL(None, use_errno=True)
 CLOCK_REALTIME_COARSE = 5  # Linux clock id; the clock file timestamps are taken from
 
