@@ -34,8 +34,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     path = _expect_file(metafunc.config)
     entries = parse_expectations(path) if path else []
+    cases = all_cases()
+    stale = [e for e in entries if not any(match_expectation(c.id, [e]) for c in cases)]
+    if stale:
+        raise pytest.UsageError(f"{path}: entries matching no case: {[e.pattern for e in stale]}")
     params = []
-    for case in all_cases():
+    for case in cases:
         entry = match_expectation(case.id, entries)
         marks = [pytest.mark.xfail(strict=True, reason=entry.reason)] if entry else []
         params.append(pytest.param(case, id=case.id, marks=marks))
