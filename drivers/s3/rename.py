@@ -105,7 +105,7 @@ class RenameOps:
                 jobs.append(self.pool.submit(self._copy_key, key, dst + key[len(src) :]))
         for job in jobs:
             job.result()
-        self.store.delete_many(keys)
+        self.store.delete_many(_with_directories(src, keys))
         self.inodes.move(src, dst)
         ino = self.inodes.ino(dst)
         with self._lock:
@@ -125,3 +125,17 @@ class RenameOps:
             self.store.copy(key, target, None)
         except NotFound:
             log.warning("%s vanished while its directory was renamed", key)
+
+
+def _with_directories(top: str, keys: list[str]) -> list[str]:
+    """`keys` plus a marker key for every directory they imply under `top`, deepest first.
+
+    Deleting a marker that does not exist costs nothing in a batch, and SeaweedFS,
+    which keeps implied directories as real ones, needs them gone children first.
+    """
+    found = set(keys) | {top + "/"}
+    for key in keys:
+        parts = key[len(top) + 1 :].split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            found.add(top + "/" + "/".join(parts[:depth]) + "/")
+    return sorted(found, reverse=True)

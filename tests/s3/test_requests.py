@@ -94,6 +94,8 @@ def test_renaming_a_tree_copies_each_object_and_deletes_in_batches(make_driver: 
     keys = {o["Key"] for o in raw.list_objects_v2(Bucket=BUCKET, Prefix=driver.store.key(""))["Contents"]}
     base = driver.store.key("")
     assert {k[len(base) :] for k in keys if not k.endswith("/")} == {f"b/f{i}" for i in range(5)} | {"b/deep/g"}
+    fresh, _ = make_driver()
+    assert [name for name, _ in fresh.readdir(ROOT_INO)] == [b"b"]
 
 
 def test_unlink_deletes_at_purge_with_one_request(make_driver: DriverFactory, raw) -> None:
