@@ -52,6 +52,7 @@ class S3Driver(DataOps, RenameOps):
         workers: int = 8,
         seaweedfs: bool = False,
     ) -> None:
+        """Wrap `store`; `ttl` bounds the metadata cache, `part_size` the single-PUT size and parts."""
         self.store = store
         self.seaweedfs = seaweedfs
         self.defaults = defaults

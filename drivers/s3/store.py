@@ -103,6 +103,7 @@ class Store:
     """Requests on `bucket` under `prefix` (empty or ending in `/`), each retried on transient faults."""
 
     def __init__(self, client: Any, bucket: str, prefix: str, policy: RetryPolicy | None = None) -> None:
+        """Requests go through `client`, retried by `policy` (the S3 transient predicate by default)."""
         self.client = client
         self.bucket = bucket
         self.prefix = prefix
@@ -146,6 +147,7 @@ class Store:
             kwargs["Range"] = f"bytes={start}-{end - 1}"
 
         def fetch() -> bytes:
+            """One GET; a range past the end is empty rather than an error."""
             try:
                 return self.client.get_object(**kwargs)["Body"].read()
             except ClientError as exc:

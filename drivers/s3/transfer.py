@@ -46,6 +46,7 @@ class Multipart:
     """One multipart upload of `path`: parts go up in parallel, then complete, or abort on failure."""
 
     def __init__(self, store: Store, pool: ThreadPoolExecutor, path: str, meta: dict[str, str] | None) -> None:
+        """An upload of `path` with headers `meta`, its parts run on `pool`."""
         self.store = store
         self.pool = pool
         self.path = path
@@ -86,6 +87,7 @@ class Multipart:
         """A job uploading bytes `[start, end)` of `data` as one part."""
 
         def job(upload_id: str, number: int) -> dict[str, Any]:
+            """Run as part `number` of upload `upload_id`."""
             body = data.read(start, end - start)
             kwargs = {"Bucket": self.store.bucket, "Key": self.store.key(self.path), "UploadId": upload_id}
             return self._client_call(f"PART {number}", lambda c: c.upload_part(**kwargs, PartNumber=number, Body=body))
@@ -96,6 +98,7 @@ class Multipart:
         """A job copying bytes `[start, end)` of object `src` server-side as one part."""
 
         def job(upload_id: str, number: int) -> dict[str, Any]:
+            """Run as part `number` of upload `upload_id`."""
             kwargs: dict[str, Any] = {
                 "Bucket": self.store.bucket,
                 "Key": self.store.key(self.path),
