@@ -260,6 +260,7 @@ class FlakyProxy:
         """Listen on a free port of 127.0.0.1 in front of `upstream`; start it with `with`."""
         self.upstream = urllib.parse.urlsplit(upstream)
         self.faults: list[str] = []
+        self.only = ""  # when set, only requests whose path contains it consume faults
         self.seen = 0
         proxy = self
 
@@ -275,7 +276,8 @@ class FlakyProxy:
                 """Fail the request with the next fault, or forward it."""
                 proxy.seen += 1
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
-                fault = proxy.faults.pop(0) if proxy.faults else None
+                eligible = proxy.faults and proxy.only in self.path
+                fault = proxy.faults.pop(0) if eligible else None
                 if fault == "reset":
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from cloudfs.driver import StagedData
@@ -65,6 +65,7 @@ class Multipart:
         upload_id = self._client_call("CREATE-MPU", lambda c: c.create_multipart_upload(**start))["UploadId"]
         try:
             futures = [self.pool.submit(job, upload_id, n) for n, job in enumerate(parts, 1)]
+            wait(futures)  # no abort while parts are still in flight
             etags = [{"PartNumber": n, "ETag": f.result()["ETag"]} for n, f in enumerate(futures, 1)]
             done = self._client_call(
                 "COMPLETE-MPU",
