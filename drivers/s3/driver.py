@@ -106,9 +106,13 @@ class S3Driver(DataOps, RenameOps):
         return sum(1 for e in entries if e is not None and e.is_dir)
 
     def _full_attr(self, ino: int, path: str, e: Entry) -> Attr:
-        """Attributes for getattr/lookup: a directory not listed yet is listed for its nlink."""
-        if e.is_dir and self._subdirs(path) is None:
-            self._list(path)
+        """Attributes for getattr/lookup: a directory not listed yet is listed for its nlink.
+
+        Only one page is fetched for that: a directory of more than 1000 entries
+        gets nlink 1 ("unknown", as on many network filesystems) instead.
+        """
+        if e.is_dir and self._subdirs(path) is None and self._list(path, max_pages=1) is None:
+            return self._attr(ino, e, path, nlink=1)
         return self._attr(ino, e, path)
 
     def _with_dir_attrs(self, ino: int | None, e: Entry) -> Entry:
@@ -225,7 +229,7 @@ class S3Driver(DataOps, RenameOps):
         path = self._dir(parent)
         names = self.cache.names(path)
         if names is None:
-            names = self._list(path)
+            names = self._list(path) or set()
         out = []
         for name in sorted(names, key=name_bytes):
             p = child(path, name)
@@ -234,9 +238,12 @@ class S3Driver(DataOps, RenameOps):
                 out.append((name_bytes(name), self._attr(self.inodes.ino(p), e, p)))
         return out
 
-    def _list(self, path: str) -> set[str]:
-        """List one directory level; entries whose object did not change keep their headers."""
-        listing = self.store.list_dir(path)
+    def _list(self, path: str, max_pages: int | None = None) -> set[str] | None:
+        """List one directory level and return its names (None if `max_pages` did not reach the end).
+
+        Entries whose object did not change keep the headers seen before.
+        """
+        listing = self.store.list_dir(path, max_pages)
         now = now_ns()
         children: dict[str, Entry] = {}
         for name, size, stamp, etag in listing.files:
@@ -253,6 +260,10 @@ class S3Driver(DataOps, RenameOps):
                 p = self.inodes.path(ino)
                 if p and parent_of(p) == path and self.inodes.known(p) == ino:
                     children[p.rpartition("/")[2]] = e
+        if not listing.complete:
+            for name, e in children.items():
+                self.cache.put(child(path, name), e)
+            return None
         self.cache.put_listing(path, children)
         return set(children)
 

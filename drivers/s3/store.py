@@ -97,6 +97,7 @@ class Listing:
     files: list[tuple[str, int, int, str | None]]
     dirs: list[str]
     has_marker: bool
+    complete: bool = True
 
 
 class Store:
@@ -215,13 +216,13 @@ class Store:
                 return
             kwargs = {**kwargs, "ContinuationToken": page["NextContinuationToken"]}
 
-    def list_dir(self, path: str) -> Listing:
-        """One directory level under `path` ("" = the root), with a delimiter, all pages."""
+    def list_dir(self, path: str, max_pages: int | None = None) -> Listing:
+        """One directory level under `path` ("" = the root), with a delimiter: all pages, or `max_pages`."""
         base = self.key(path + "/" if path else "")
         files: list[tuple[str, int, int, str | None]] = []
         dirs: list[str] = []
-        marker = False
-        for page in self._pages(f"LIST {path}/", Prefix=base, Delimiter="/"):
+        marker, complete = False, True
+        for number, page in enumerate(self._pages(f"LIST {path}/", Prefix=base, Delimiter="/"), 1):
             for obj in page.get("Contents", []):
                 name = obj["Key"][len(base) :]
                 if not name:
@@ -232,7 +233,10 @@ class Store:
                 name = cp["Prefix"][len(base) : -1]
                 if name and "/" not in name:
                     dirs.append(name)
-        return Listing(files, dirs, marker)
+            if page.get("IsTruncated") and number == max_pages:
+                complete = False
+                break
+        return Listing(files, dirs, marker, complete)
 
     def list_tree(self, path: str) -> list[str]:
         """Every key under directory `path` (marker included), relative to the prefix."""
