@@ -27,6 +27,7 @@ class FuseSettings:
     allow_other: bool = False
     default_permissions: bool = True
     read_only: bool = False
+    nonempty: bool = False
     workers: int = 8
     debug: bool = False
 
@@ -40,6 +41,8 @@ def fuse_options(settings: FuseSettings) -> set[str]:
         options.add("allow_other")
     if settings.read_only:
         options.add("ro")
+    if settings.nonempty:
+        options.add("nonempty")
     if settings.debug:
         options.add("debug")
     return options
