@@ -13,6 +13,7 @@ under the table lock.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import threading
@@ -259,10 +260,4 @@ class OpenFiles:
             return attr
         size = attr.size if of.staged is None else of.staged.size
         mtime = max(attr.mtime_ns, of.mtime_ns)
-        return _replace(attr, size=size, mtime_ns=mtime, ctime_ns=max(attr.ctime_ns, mtime))
-
-
-def _replace(attr: Attr, **changes: int) -> Attr:
-    fields = {name: getattr(attr, name) for name in attr.__slots__}
-    fields.update(changes)
-    return Attr(**fields)
+        return dataclasses.replace(attr, size=size, mtime_ns=mtime, ctime_ns=max(attr.ctime_ns, mtime))
