@@ -70,16 +70,16 @@ class OpenFiles:
 
     # -- handles ---------------------------------------------------------------
 
-    def open(self, ino: int, writable: bool, created: bool = False) -> int:
-        """Register a new handle on `ino`; returns its file handle number."""
+    def open(self, ino: int, writable: bool, created_ns: int | None = None) -> int:
+        """Register a new handle on `ino`; `created_ns` marks a file just created (written once, even empty)."""
         with self._lock:
             of = self._files.get(ino)
             if of is None:
                 of = self._files[ino] = OpenFile(ino)
             of.handles += 1
-            if created:
+            if created_ns is not None:
                 of.needs_write = True
-                of.mtime_ns = time.time_ns()
+                of.mtime_ns = created_ns
             fh = self._next_fh
             self._next_fh += 1
             self._handles[fh] = Handle(ino, writable)

@@ -144,7 +144,11 @@ class Filesystem:
         """chmod, chown, truncate and utimens in one call."""
         self._check_writable()
         if self.settings.check_permissions:
-            self._check_setattr(self.getattr(ino), changes, caller)
+            shown = self.getattr(ino)
+            self._check_setattr(shown, changes, caller)
+            if changes.mode is not None and not caller.is_root and not caller.in_group(shown.gid):
+                # chmod by someone outside the file's group cannot set setgid (Linux drops it silently).
+                changes = dataclasses.replace(changes, mode=changes.mode & ~stat.S_ISGID)
         staged_only = False
         if changes.size is not None and changes.mtime_ns is None:
             # The kernel sends a truncate as a bare size; truncate(2) and O_TRUNC always set mtime.
@@ -363,7 +367,7 @@ class Filesystem:
     def create(self, parent: int, name: bytes, mode: int, flags: int, caller: Caller) -> tuple[int, Attr]:
         """Create and open a regular file."""
         attr = self.mknod(parent, name, stat.S_IFREG | (mode & 0o7777), 0, caller)
-        return self.files.open(attr.ino, True, created=True), attr
+        return self.files.open(attr.ino, True, created_ns=attr.mtime_ns), attr
 
     def read(self, fh: int, off: int, size: int) -> bytes:
         """Read from an open file."""
@@ -403,28 +407,34 @@ class Filesystem:
 
     # -- extended attributes and the rest --------------------------------------
 
-    def getxattr(self, ino: int, name: bytes) -> bytes:
-        """Value of an extended attribute."""
+    def getxattr(self, ino: int, name: bytes, caller: Caller | None = None) -> bytes:
+        """Value of an extended attribute; `caller` None skips permission checks (internal use)."""
         self._require_xattrs(name)
+        self._check_xattr_access(ino, name, caller, os.R_OK)
         return self.driver.getxattr(ino, name)
 
-    def listxattr(self, ino: int) -> list[bytes]:
+    def listxattr(self, ino: int, caller: Caller | None = None) -> list[bytes]:
         """Names of the extended attributes."""
-        return self.driver.listxattr(ino) if self.caps.xattrs else []
+        if not self.caps.xattrs:
+            return []
+        self._check_xattr_access(ino, b"user.", caller, os.R_OK)
+        return self.driver.listxattr(ino)
 
-    def setxattr(self, ino: int, name: bytes, value: bytes, flags: int = 0) -> None:
+    def setxattr(self, ino: int, name: bytes, value: bytes, flags: int = 0, caller: Caller | None = None) -> None:
         """Set an extended attribute."""
         self._check_writable()
         self._require_xattrs(name)
+        self._check_xattr_access(ino, name, caller, os.W_OK)
         if len(value) > self.caps.max_xattr_value:
             raise FsError(errno.E2BIG, f"xattr value of {len(value)} bytes is over the store's limit")
         self.driver.setxattr(ino, name, value, flags)
         self.cache.drop_attr(ino)
 
-    def removexattr(self, ino: int, name: bytes) -> None:
+    def removexattr(self, ino: int, name: bytes, caller: Caller | None = None) -> None:
         """Remove an extended attribute."""
         self._check_writable()
         self._require_xattrs(name)
+        self._check_xattr_access(ino, name, caller, os.W_OK)
         self.driver.removexattr(ino, name)
         self.cache.drop_attr(ino)
 
@@ -453,6 +463,15 @@ class Filesystem:
     def _check_name(self, name: bytes) -> None:
         if len(name) > self.caps.max_name_len:
             raise FsError(errno.ENAMETOOLONG, f"name of {len(name)} bytes is over {self.caps.max_name_len}")
+
+    def _check_xattr_access(self, ino: int, name: bytes, caller: Caller | None, want: int) -> None:
+        """Under nodefault_permissions: user.* needs read/write access to the inode, trusted.* needs root."""
+        if caller is None or not self.settings.check_permissions or caller.is_root:
+            return
+        if name.startswith(b"trusted."):
+            raise FsError(errno.EPERM, "trusted.* extended attributes are for root")
+        if name.startswith(b"user."):
+            perms.require_access(self.getattr(ino), caller, want)
 
     def _require_xattrs(self, name: bytes) -> None:
         if not self.caps.xattrs:
