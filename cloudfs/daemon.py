@@ -10,6 +10,7 @@ until everything is flushed and the process is gone.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sys
 import time
@@ -38,7 +39,7 @@ class Reporter:
         os.close(null)
 
     def failed(self, code: int, message: str) -> None:
-        """Mounting failed: the parent prints `message` and exits `code`."""
+        """Mounting failed: the parent prints `message` and exits `code` (after ready: only logged)."""
         if self._fd is None:
             print(f"cloudfs: {message}", file=sys.stderr)
             return
@@ -55,8 +56,12 @@ def run_in_background(child: Callable[[Reporter], int]) -> int:
         os.close(read_end)
         os.setsid()
         code = 1
+        reporter = Reporter(write_end)
         try:
-            code = child(Reporter(write_end))
+            code = child(reporter)
+        except BaseException as exc:
+            logging.getLogger(__name__).exception("mount process failed")
+            reporter.failed(1, f"unexpected error: {exc!r} (see the log)")
         finally:
             os._exit(code)
     os.close(write_end)
@@ -88,15 +93,20 @@ def record_pid(mountpoint: str) -> Path:
     return path
 
 
-def wait_for_exit(mountpoint: str, timeout: float) -> bool:
-    """Wait until the process that served `mountpoint` is gone; False on timeout."""
+def wait_for_exit(mountpoint: str, timeout: float, notice_after: float = 2.0) -> bool:
+    """Wait until the process that served `mountpoint` is gone; False on timeout. Says so when it takes long."""
     path = state_file(mountpoint)
     try:
         pid = int(path.read_text())
     except (OSError, ValueError):
         return True
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
+    noticed = False
     while time.monotonic() < deadline:
+        if not noticed and time.monotonic() - started > notice_after:
+            print(f"cloudfs: waiting for process {pid} to finish writing to the store...", file=sys.stderr)
+            noticed = True
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
