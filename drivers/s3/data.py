@@ -126,7 +126,7 @@ class DataOps:
         if e.is_dir:
             self._dir_attrs[ino] = e
             if path:
-                self.store.put(path + "/", b"", self._headers(e), is_dir=True)
+                e.etag = self.store.put(path + "/", b"", self._headers(e), is_dir=True)
         elif not self.no_metadata:
             meta = self._headers(e)
             if old.size > MAX_COPY:

@@ -300,7 +300,7 @@ class S3Driver(DataOps, RenameOps):
                 raise FsError(errno.EEXIST, f"{path!r} exists")
             e = self._new_entry(mode, uid, gid)
             if stat.S_ISDIR(mode):
-                self.store.put(path + "/", b"", self._headers(e), is_dir=True)
+                e.etag = self.store.put(path + "/", b"", self._headers(e), is_dir=True)
                 ino = self._claim(path)
                 self._dir_attrs[ino] = e
                 self.cache.put(path, e)
@@ -428,13 +428,17 @@ class S3Driver(DataOps, RenameOps):
             self.reader.drop(ino)
 
     def _flush_dirs(self) -> None:
-        """Store directory times changed by entry changes (kept in memory so a create costs one PUT)."""
+        """Store directory times changed by entry changes (kept in memory so a create costs one PUT).
+
+        Only directories with a marker: an implicit directory stays implicit, the layout is the bucket's.
+        """
         with self._lock:
             dirty = [(ino, self._dir_attrs.get(ino)) for ino in self._dirty_dirs]
             self._dirty_dirs.clear()
         for ino, e in dirty:
             path = self.inodes.path(ino)
-            if e is not None and path and self.inodes.known(path) == ino and not self.no_metadata:
+            explicit = e is not None and e.etag is not None
+            if explicit and path and self.inodes.known(path) == ino and not self.no_metadata:
                 self.store.put(path + "/", b"", self._headers(e), is_dir=True)
 
     def close(self) -> None:
