@@ -88,6 +88,9 @@ class Capabilities:
     max_file_size: int = 2**63 - 1
     atime: bool = True
     """Whether reads should update atime (relatime); False where each update costs a request."""
+    listing_attrs: bool = True
+    """Whether `readdir` attributes are complete; False where a listing lacks modes, owners or times
+    (S3 headers), so lookups must still ask the driver."""
 
 
 @dataclass(frozen=True, slots=True)

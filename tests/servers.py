@@ -309,7 +309,9 @@ class FlakyProxy:
         for k, v in resp.getheaders():
             if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
                 handler.send_header(k, v)
-        handler.send_header("Content-Length", str(len(payload)))
+        # A HEAD answer has no body but tells the object's length: relay it, or sizes read as 0.
+        length = resp.getheader("Content-Length", "0") if handler.command == "HEAD" else str(len(payload))
+        handler.send_header("Content-Length", length)
         handler.end_headers()
         if handler.command != "HEAD":
             handler.wfile.write(payload)

@@ -84,8 +84,8 @@ class MetaCache:
             if listing:
                 listing[1].discard(name)
 
-    def put_listing(self, parent: int, entries: Iterable[tuple[bytes, Attr]]) -> None:
-        """Remember a complete listing of `parent` and every entry in it."""
+    def put_listing(self, parent: int, entries: Iterable[tuple[bytes, Attr]], with_attrs: bool = True) -> None:
+        """Remember a complete listing of `parent`, and each entry's attributes when they are complete."""
         if self.ttl <= 0:
             return
         now = time.monotonic()
@@ -93,8 +93,9 @@ class MetaCache:
             names = set()
             for name, attr in entries:
                 names.add(name)
-                self._entries[(parent, name)] = (now, attr.ino)
-                self._attrs[attr.ino] = (now, attr)
+                if with_attrs:
+                    self._entries[(parent, name)] = (now, attr.ino)
+                    self._attrs[attr.ino] = (now, attr)
             self._listings[parent] = (now, names)
 
     def drop_listing(self, parent: int) -> None:

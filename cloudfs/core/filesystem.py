@@ -334,7 +334,9 @@ class Filesystem:
         handle = self._dirs[fh]
         if handle.entries is None or off == 0:
             listing = list(self.driver.readdir(handle.ino))
-            self.cache.put_listing(handle.ino, listing)
+            self.cache.put_listing(handle.ino, listing, with_attrs=self.caps.listing_attrs)
+            if not self.caps.listing_attrs:
+                listing = [(name, _type_unknown(attr)) for name, attr in listing]
             dot = self._attr(handle.ino)
             dotdot = self._attr(self._parents.get(handle.ino, ROOT_INO))
             handle.entries = [(b".", dot), (b"..", dotdot), *listing]
@@ -480,3 +482,11 @@ class Filesystem:
             # POSIX ACLs (system.posix_acl_*) stored as plain values would not change the mode bits,
             # and cp -a would then skip its chmod: refuse them so tools fall back to chmod.
             raise FsError(errno.EOPNOTSUPP, f"extended attribute namespace of {name!r} is not supported")
+
+
+def _type_unknown(attr: Attr) -> Attr:
+    """A listed non-directory whose type the listing cannot tell (an S3 symlink looks like a file): DT_UNKNOWN,
+    so tools like find and ls stat it instead of trusting the listing."""
+    if stat.S_ISDIR(attr.mode):
+        return attr
+    return dataclasses.replace(attr, mode=stat.S_IMODE(attr.mode))

@@ -72,6 +72,9 @@ class S3Driver(DataOps, RenameOps):
             max_xattr_value=1024,
             max_file_size=5 * 1024 * 1024 * MiB,
             atime=False,  # storing an atime is a metadata copy per read: far too dear
+            # A listing carries no headers: its modes, owners, times and symlink types are guesses,
+            # except with no_metadata, where those guesses are all there is.
+            listing_attrs=no_metadata,
         )
         self.cache = MetaCache(ttl)
         self.inodes = InodeTable()

@@ -75,19 +75,38 @@ def test_an_unlinked_open_file_stays_readable(server: S3Server, prefix: str, tmp
     assert _keys(raw, prefix) == set()
 
 
-def test_requests_through_the_kernel(moto_s3: S3Server, prefix: str, tmp_path: Path) -> None:
-    """Counted at a proxy in front of moto: `ls -l` of 50 files is one LIST, a new small file one PUT."""
+@pytest.mark.parametrize(("options", "first_ls"), [((), 52), (("no_metadata",), 2)])
+def test_requests_through_the_kernel(
+    moto_s3: S3Server, prefix: str, tmp_path: Path, options: tuple[str, ...], first_ls: int
+) -> None:
+    """Counted at a proxy in front of moto: the first `ls -l` of 50 files, again, and a new small file.
+
+    A listing carries no headers, so the first `ls -l` HEADs each object it has not
+    seen (modes, owners, times and symlinks live in headers), except with
+    no_metadata, where the listing is all there is. Repeating it costs nothing; a
+    new small file is one PUT.
+    """
     raw = moto_s3.client()
     for i in range(50):
         raw.put_object(Bucket=BUCKET, Key=f"{prefix}/d/f{i:02d}", Body=b"x" * i)
-    with FlakyProxy(moto_s3.url) as proxy, cloudfs_mount(S3Server("moto", proxy.url), prefix, tmp_path / "mnt") as m:
-        d = m.path / "d"
-        before = proxy.seen
-        sizes = {p.name: p.lstat().st_size for p in d.iterdir()}
-        # The root, listed at mount, knows "d" is a directory: looking it up HEADs its
-        # marker, and its listing (for nlink) then serves the whole `ls -l`.
-        assert (len(sizes), sizes["f07"], proxy.seen - before) == (50, 7, 2)
-        before = proxy.seen
-        (d / "new").write_bytes(b"fresh")
-        assert proxy.seen - before == 1
+    with (
+        FlakyProxy(moto_s3.url) as proxy,
+        cloudfs_mount(S3Server("moto", proxy.url), prefix, tmp_path / "mnt", *options) as m,
+    ):
+        _count_requests(m.path / "d", proxy, first_ls)
     assert raw.get_object(Bucket=BUCKET, Key=f"{prefix}/d/new")["Body"].read() == b"fresh"
+
+
+def _count_requests(d: Path, proxy: FlakyProxy, first_ls: int) -> None:
+    """`ls -l` twice, then a new small file, with exact request counts."""
+    before = proxy.seen
+    sizes = {p.name: p.lstat().st_size for p in d.iterdir()}
+    # The root, listed at mount, knows "d" is a directory: looking it up HEADs its
+    # marker, and its listing (for nlink) serves the names.
+    assert (len(sizes), sizes["f07"], proxy.seen - before) == (50, 7, first_ls)
+    before = proxy.seen
+    assert {p.name: p.lstat().st_size for p in d.iterdir()} == sizes
+    assert proxy.seen - before == 0
+    before = proxy.seen
+    (d / "new").write_bytes(b"fresh")
+    assert proxy.seen - before == 1
