@@ -51,8 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     mount.add_argument("source", metavar="SOURCE", help="what to mount, e.g. sqlite:/var/tmp/demo.db")
     mount.add_argument("mountpoint", metavar="MOUNTPOINT", help="an existing empty directory")
     mount.add_argument("-o", dest="options", action="append", default=[], metavar="OPT[,OPT...]",
-                       help="mount options: ro, noatime, allow_other, nodefault_permissions, uid=, gid=, umask=, "
-                            "cache_ttl=SECONDS, workers=N, spool=DIR, and the driver's own")  # fmt: skip
+                       help="mount options: ro, noatime, nonempty, allow_other, nodefault_permissions, uid=, gid=, "
+                            "umask=, cache_ttl=SECONDS, workers=N, spool=DIR, and the driver's own")  # fmt: skip
     mount.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground")
     mount.add_argument("-d", "--debug", action="store_true", help="foreground, debug logs and FUSE tracing")
     mount.add_argument("--mkdir", action="store_true", help="create MOUNTPOINT if it is missing")
@@ -85,7 +85,7 @@ def mount_command(args: argparse.Namespace) -> int:
     try:
         source = parse_source(args.source)
         options = parse_options(args.options, source.spec.options, source.spec.scheme)
-        mountpoint = check_mountpoint(args.mountpoint, args.mkdir)
+        mountpoint = check_mountpoint(args.mountpoint, args.mkdir, options.nonempty)
     except SourceError as exc:
         print(f"cloudfs: {exc}", file=sys.stderr)
         return 2
@@ -102,8 +102,8 @@ def mount_command(args: argparse.Namespace) -> int:
     return run_in_background(serve_mount)
 
 
-def check_mountpoint(path: str, create: bool) -> str:
-    """The mount point as an absolute path; it must be a directory (created with --mkdir)."""
+def check_mountpoint(path: str, create: bool, nonempty: bool) -> str:
+    """The mount point as an absolute path: an empty directory (created with --mkdir; -o nonempty allows files)."""
     absolute = os.path.abspath(path)
     if create:
         os.makedirs(absolute, exist_ok=True)
@@ -113,6 +113,8 @@ def check_mountpoint(path: str, create: bool) -> str:
         raise SourceError(f"mount point {absolute} is not a directory")
     if os.path.ismount(absolute):
         raise SourceError(f"{absolute} is already a mount point")
+    if not nonempty and any(os.scandir(absolute)):
+        raise SourceError(f"mount point {absolute} is not empty (-o nonempty mounts over its files)")
     return absolute
 
 
@@ -136,7 +138,7 @@ def run_mount(source: Source, options: MountOptions, mountpoint: str, reporter: 
     )  # fmt: skip
     fuse = FuseSettings(
         fsname=source.text, allow_other=options.allow_other, default_permissions=options.default_permissions,
-        read_only=options.read_only, workers=options.workers, debug=debug,
+        read_only=options.read_only, nonempty=options.nonempty, workers=options.workers, debug=debug,
     )  # fmt: skip
     fs = Filesystem(driver, settings)
     try:

@@ -88,15 +88,20 @@ def record_pid(mountpoint: str) -> Path:
     return path
 
 
-def wait_for_exit(mountpoint: str, timeout: float) -> bool:
-    """Wait until the process that served `mountpoint` is gone; False on timeout."""
+def wait_for_exit(mountpoint: str, timeout: float, notice_after: float = 2.0) -> bool:
+    """Wait until the process that served `mountpoint` is gone; False on timeout. Says so when it takes long."""
     path = state_file(mountpoint)
     try:
         pid = int(path.read_text())
     except (OSError, ValueError):
         return True
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
+    noticed = False
     while time.monotonic() < deadline:
+        if not noticed and time.monotonic() - started > notice_after:
+            print(f"cloudfs: waiting for process {pid} to finish writing to the store...", file=sys.stderr)
+            noticed = True
         try:
             os.kill(pid, 0)
         except ProcessLookupError:

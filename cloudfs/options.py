@@ -25,7 +25,9 @@ GENERIC_OPTIONS = frozenset(
 )  # fmt: skip
 GENERIC_PREFIXES = ("x-", "comment=", "helper=")
 
-CORE_FLAGS = frozenset({"ro", "noatime", "allow_other", "allow_root", "default_permissions", "nodefault_permissions"})
+CORE_FLAGS = frozenset(
+    {"ro", "noatime", "nonempty", "allow_other", "allow_root", "default_permissions", "nodefault_permissions"}
+)
 CORE_VALUES = frozenset({"uid", "gid", "umask", "cache_ttl", "workers", "spool"})
 
 
@@ -35,6 +37,7 @@ class MountOptions:
 
     read_only: bool = False
     noatime: bool = False
+    nonempty: bool = False
     allow_other: bool = False
     default_permissions: bool = True
     uid: int | None = None
@@ -88,8 +91,8 @@ def parse_options(texts: list[str], driver_options: frozenset[str], scheme: str)
 def _apply_flag(values: dict, name: str) -> None:
     if name == "ro":
         values["read_only"] = True
-    elif name == "noatime":
-        values["noatime"] = True
+    elif name in ("noatime", "nonempty"):
+        values[name] = True
     elif name in ("allow_other", "allow_root"):
         values["allow_other"] = True
     else:

@@ -19,7 +19,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +49,12 @@ class DirHandle:
 class Filesystem:
     """Binding-independent filesystem over one driver."""
 
-    def __init__(self, driver: Driver, settings: MountSettings) -> None:
+    def __init__(
+        self, driver: Driver, settings: MountSettings, invalidate_kernel: Callable[[int], None] = lambda ino: None
+    ) -> None:
+        """`invalidate_kernel(ino)` drops the kernel's cached pages of a file another host changed."""
         self.driver = driver
+        self.invalidate_kernel = invalidate_kernel
         self.caps = driver.capabilities
         self.settings = settings
         self.cache = MetaCache(settings.cache_ttl)
@@ -356,9 +360,9 @@ class Filesystem:
         if self.settings.check_permissions:
             want = {os.O_RDONLY: os.R_OK, os.O_WRONLY: os.W_OK}.get(flags & os.O_ACCMODE, os.R_OK | os.W_OK)
             perms.require_access(self._present(attr), caller, want)
-        if not self.files.is_open(ino):
-            # Close-to-open: blocks cached under other attributes may predate another host's write.
-            self.files.read_cache.validate(ino, (attr.mtime_ns, attr.size))
+        # Close-to-open: blocks cached under other attributes may predate another host's write.
+        if not self.files.is_open(ino) and self.files.read_cache.validate(ino, (attr.mtime_ns, attr.size)):
+            self.invalidate_kernel(ino)
         return self.files.open(ino, writable)
 
     def create(self, parent: int, name: bytes, mode: int, flags: int, caller: Caller) -> tuple[int, Attr]:

@@ -73,13 +73,15 @@ class ReadCache:
                 _, evicted = self._blocks.popitem(last=False)
                 self._used -= len(evicted)
 
-    def validate(self, ino: int, version: tuple[int, int]) -> None:
-        """Drop `ino`'s blocks unless its `(mtime_ns, size)` is what it was when they were read."""
+    def validate(self, ino: int, version: tuple[int, int]) -> bool:
+        """Drop `ino`'s blocks unless its `(mtime_ns, size)` is what it was; True if it changed."""
         with self._lock:
-            if self._versions.get(ino) == version:
-                return
+            previous = self._versions.get(ino)
+            if previous == version:
+                return False
             self._versions[ino] = version
         self.invalidate(ino)
+        return previous is not None
 
     def invalidate(self, ino: int) -> None:
         """Drop every cached block of `ino`."""

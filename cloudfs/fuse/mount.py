@@ -27,6 +27,7 @@ class FuseSettings:
     allow_other: bool = False
     default_permissions: bool = True
     read_only: bool = False
+    nonempty: bool = False
     workers: int = 8
     debug: bool = False
 
@@ -40,13 +41,24 @@ def fuse_options(settings: FuseSettings) -> set[str]:
         options.add("allow_other")
     if settings.read_only:
         options.add("ro")
+    if settings.nonempty:
+        options.add("nonempty")
     if settings.debug:
         options.add("debug")
     return options
 
 
+def invalidate_pages(ino: int) -> None:
+    """Drop the kernel's page cache of `ino` (llfuse queues the request; safe from a handler)."""
+    try:
+        llfuse.invalidate_inode(ino, attr_only=False)
+    except OSError as exc:
+        log.debug("kernel had nothing cached for inode %d (%s)", ino, exc)
+
+
 def serve(fs: Filesystem, mountpoint: str, settings: FuseSettings, ready: Callable[[], None]) -> int:
     """Mount, call `ready`, serve until unmounted or signalled; returns files that could not be written."""
+    fs.invalidate_kernel = invalidate_pages
     llfuse.init(Operations(fs), mountpoint, fuse_options(settings))
     unmounted = False
     try:

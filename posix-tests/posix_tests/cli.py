@@ -90,8 +90,5 @@ def main(argv: list[str] | None = None) -> int:
             print(f"posix-tests: {problem}", file=sys.stderr)
             return 2
         summary = run_all(cases, runner, entries, lambda r: _report(r, args.verbose))
-    print(
-        f"posix-tests: {args.target} passed={summary.passed} failed={summary.failed}"
-        f" excluded={summary.excluded}"
-    )
+    print(f"posix-tests: {args.target} passed={summary.passed} failed={summary.failed} excluded={summary.excluded}")
     return 1 if summary.failed else 0

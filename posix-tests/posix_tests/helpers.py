@@ -134,9 +134,7 @@ class Outcome:
     err: int = 0
 
 
-def start_child(
-    fn: Callable[[], Any], uid: int = 0, gid: int = 0, groups: tuple[int, ...] = ()
-) -> tuple[int, int]:
+def start_child(fn: Callable[[], Any], uid: int = 0, gid: int = 0, groups: tuple[int, ...] = ()) -> tuple[int, int]:
     """Fork a child that runs `fn` with the given credentials; return (pid, fd to read its report)."""
     rfd, wfd = os.pipe()
     pid = os.fork()

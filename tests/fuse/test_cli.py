@@ -137,3 +137,18 @@ def test_fstab_line_through_mount_8(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert (mnt / "f").read_text() == "via fstab"
     assert cloudfs("umount", str(mnt)).returncode == 0
+
+
+def test_nonempty_mountpoint_needs_the_nonempty_option(tmp_path: Path) -> None:
+    """A mount point with files is refused (exit 2, one line) unless -o nonempty is given."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    (mnt / "underneath").write_text("x")
+    done = cloudfs("mount", f"sqlite:{tmp_path}/fs.db", str(mnt))
+    assert (done.returncode, done.stderr.count("\n")) == (2, 1)
+    assert "is not empty" in done.stderr
+    mount = Mount(f"sqlite:{tmp_path}/fs.db", mnt, tmp_path / "log", ("nonempty",))
+    mount.start()
+    assert os.listdir(mnt) == []
+    mount.stop()
+    assert os.listdir(mnt) == ["underneath"]

@@ -32,11 +32,7 @@ def _append_race(writers: int, d: str) -> None:
     data = read_file(path)
     expect_eq("size", writers * count * RECORD, len(data))
     records = Counter(data[i : i + RECORD] for i in range(0, len(data), RECORD))
-    want = {
-        (b"w%d-" % w + b"%06d" % i).ljust(RECORD - 1, b".") + b"\n"
-        for w in range(writers)
-        for i in range(count)
-    }
+    want = {(b"w%d-" % w + b"%06d" % i).ljust(RECORD - 1, b".") + b"\n" for w in range(writers) for i in range(count)}
     expect_eq("distinct intact records", (len(want), True), (len(records), set(records) == want))
 
 
@@ -73,9 +69,7 @@ def reader_during_writes(d: str) -> None:
     """A reader racing a writer sees a growing file whose bytes are always ones the writer wrote."""
     write_file(f"{d}/f", b"")
     blocks, size = 200, 16384
-    _, outcome = in_parallel(
-        partial(_writer, f"{d}/f", blocks, size), partial(_reader, f"{d}/f", blocks, size)
-    )
+    _, outcome = in_parallel(partial(_writer, f"{d}/f", blocks, size), partial(_reader, f"{d}/f", blocks, size))
     expect_eq("reader complaint", "", outcome.value)
 
 

@@ -53,9 +53,7 @@ def _exists(creator: str, kind: str, d: str) -> None:
     before = os.lstat(f"{d}/x")
     expect_errno(errno.EEXIST, EXCL_CREATORS[creator], f"{d}/x", d)
     after = os.lstat(f"{d}/x")
-    expect_eq(
-        "object after EEXIST (ino, mode)", (before.st_ino, before.st_mode), (after.st_ino, after.st_mode)
-    )
+    expect_eq("object after EEXIST (ino, mode)", (before.st_ino, before.st_mode), (after.st_ino, after.st_mode))
 
 
 def _mode(creator: str, mode: int, umask: int, d: str) -> None:

@@ -69,8 +69,7 @@ def seeded_ops(seed: int, count: int) -> list[Op]:
     rng = random.Random(seed)
     kinds = ("write", "write", "write", "truncate", "read", "read")
     return [
-        (rng.choice(kinds), rng.randrange(SPAN), rng.randrange(1, 70_000), rng.randrange(1 << 30))
-        for _ in range(count)
+        (rng.choice(kinds), rng.randrange(SPAN), rng.randrange(1, 70_000), rng.randrange(1 << 30)) for _ in range(count)
     ]
 
 

@@ -109,10 +109,7 @@ def _no_search(d: str) -> str:
 
 
 CONDITIONS: dict[str, tuple[Callable[[str], str], int]] = {
-    **{
-        f"component-{k}": (partial(_component_kind, k), errno.ENOTDIR)
-        for k in ("reg", "fifo", "sock", "chr", "blk")
-    },
+    **{f"component-{k}": (partial(_component_kind, k), errno.ENOTDIR) for k in ("reg", "fifo", "sock", "chr", "blk")},
     "component-symlink-to-reg": (_symlink_to_reg, errno.ENOTDIR),
     "component-missing": (lambda d: f"{d}/missing/x", errno.ENOENT),
     "component-dangling-symlink": (_dangling, errno.ENOENT),

@@ -112,9 +112,7 @@ OPS: dict[str, TimeOp] = {
         setup=lambda d: os.setxattr(f"{d}/p/f", "user.t", b"v"),
     ),
     "link-same-dir": TimeOp(lambda d: os.link(f"{d}/p/f", f"{d}/p/g"), {"file": "c", "parent": "mc"}),
-    "link-other-dir": TimeOp(
-        lambda d: os.link(f"{d}/p/f", f"{d}/q/g"), {"file": "c", "parent": "", "dest": "mc"}
-    ),
+    "link-other-dir": TimeOp(lambda d: os.link(f"{d}/p/f", f"{d}/q/g"), {"file": "c", "parent": "", "dest": "mc"}),
     "unlink-other-link": TimeOp(
         lambda d: os.unlink(f"{d}/p/f"),
         {"file": "c", "parent": "mc"},
@@ -122,9 +120,7 @@ OPS: dict[str, TimeOp] = {
         before="p/f2",
         after="p/f2",
     ),
-    "rename-same-dir": TimeOp(
-        lambda d: os.rename(f"{d}/p/f", f"{d}/p/g"), {"file": "c", "parent": "mc"}, after="p/g"
-    ),
+    "rename-same-dir": TimeOp(lambda d: os.rename(f"{d}/p/f", f"{d}/p/g"), {"file": "c", "parent": "mc"}, after="p/g"),
     "rename-other-dir": TimeOp(
         lambda d: os.rename(f"{d}/p/f", f"{d}/q/g"), {"file": "c", "parent": "mc", "dest": "mc"}, after="q/g"
     ),
@@ -200,9 +196,7 @@ def _register() -> None:
         for subject, fields in op.changes.items():
             for field in "amc":
                 verdict = "changes" if field in fields else "unchanged"
-                add(
-                    f"times/{name}/{subject}-{FIELDS[field]}/{verdict}", partial(_check, name, subject, field)
-                )
+                add(f"times/{name}/{subject}-{FIELDS[field]}/{verdict}", partial(_check, name, subject, field))
 
 
 _register()

@@ -1,0 +1,71 @@
+"""The POSIX conformance suite (posix-tests/) on tmpfs, then on every local driver, mounted as CI does."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fuse.conftest import LOCAL_SOURCES
+from tests.fuse.mounts import Mount
+
+SUITE = Path(__file__).resolve().parents[2] / "posix-tests"
+SUMMARY = re.compile(r"^posix-tests: (\S+) passed=(\d+) failed=(\d+) excluded=(\d+)$", re.MULTILINE)
+
+
+def run_suite(directory: Path, target: str) -> tuple[str, str]:
+    """Run the suite on `directory` with the target's expectations; returns (summary line, full output)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "posix_tests", str(directory), "--target", target],
+        cwd=SUITE, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    match = SUMMARY.search(done.stdout)
+    assert match, done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout[-5000:]
+    return match.group(0), done.stdout
+
+
+@pytest.fixture
+def public_dir() -> Iterator[Path]:
+    """A directory other users can search: the suite's non-root cases must reach the target."""
+    path = Path(tempfile.mkdtemp(prefix="cloudfs-posix-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+@pytest.fixture
+def tmpfs(public_dir: Path) -> Iterator[Path]:
+    """A fresh tmpfs: the reference on which every case must pass."""
+    path = public_dir / "tmpfs"
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(path)], check=True)
+    yield path
+    subprocess.run(["umount", str(path)], check=True)
+
+
+def test_suite_passes_on_tmpfs(tmpfs: Path, posix_summaries: list[str]) -> None:
+    """Every case passes on tmpfs: the cases are right for Linux."""
+    summary, _ = run_suite(tmpfs, "tmpfs")
+    assert summary.endswith("failed=0 excluded=0")
+    posix_summaries.append(summary)
+
+
+@pytest.mark.parametrize("driver", sorted(LOCAL_SOURCES))
+def test_suite_on_driver(driver: str, tmp_path: Path, public_dir: Path, posix_summaries: list[str]) -> None:
+    """Mounted as root with allow_other,default_permissions: only the documented exclusions fail."""
+    mount = Mount(LOCAL_SOURCES[driver](tmp_path), public_dir / "mnt", tmp_path / "cloudfs.log",
+                  ("allow_other", "default_permissions"))  # fmt: skip
+    mount.start()
+    try:
+        summary, _ = run_suite(mount.path, driver)
+    finally:
+        mount.stop()
+    posix_summaries.append(summary)
+    assert mount.problems() == []
