@@ -82,6 +82,7 @@ class Tool:
         cache.mkdir()
         log = (self.work / f"{self.name}-{self.mounts}.log").open("wb")
         env = {**os.environ, **dummy_credentials()}
+        env.pop("AWS_CA_BUNDLE", None)  # plain http; rclone's SDK fails to load a CA bundle into its transport
         proc = subprocess.Popen(self.command(bucket, url, mnt, cache), stdout=log, stderr=log, env=env)
         mounted = Mounted(mnt, proc, getattr(self, "rc_url", ""))
         try:
@@ -94,8 +95,11 @@ class Tool:
 
     def unmount(self, mounted: Mounted) -> None:
         """Unmount and wait for the daemon to exit; kill it (by PID) if it will not."""
-        if os.path.ismount(mounted.path):
-            subprocess.run(["umount", str(mounted.path)], capture_output=True, timeout=300)
+        deadline = time.monotonic() + MOUNT_TIMEOUT
+        while os.path.ismount(mounted.path) and time.monotonic() < deadline:
+            # EBUSY right after mounting: JuiceFS's supervisor is still checking the mount point
+            if subprocess.run(["umount", str(mounted.path)], capture_output=True, timeout=300).returncode:
+                time.sleep(0.5)
         try:
             mounted.proc.wait(timeout=300)
         except subprocess.TimeoutExpired:
