@@ -146,9 +146,15 @@ def _handler_class(proxy: CountingProxy) -> type[http.server.BaseHTTPRequestHand
             conn = proxy.connect()
             try:
                 self._send_upstream(conn)
-                self._relay(conn.getresponse())
+                resp = conn.getresponse()
             except (OSError, http.client.HTTPException) as exc:
+                conn.close()
                 self.send_error(502, f"upstream: {exc}")
+                return
+            try:
+                self._relay(resp)
+            except ConnectionError:  # the client stopped reading (rclone abandons readahead): its choice
+                self.close_connection = True
             finally:
                 conn.close()
 
