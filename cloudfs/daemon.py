@@ -10,6 +10,7 @@ until everything is flushed and the process is gone.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sys
 import time
@@ -38,7 +39,7 @@ class Reporter:
         os.close(null)
 
     def failed(self, code: int, message: str) -> None:
-        """Mounting failed: the parent prints `message` and exits `code`."""
+        """Mounting failed: the parent prints `message` and exits `code` (after ready: only logged)."""
         if self._fd is None:
             print(f"cloudfs: {message}", file=sys.stderr)
             return
@@ -55,8 +56,12 @@ def run_in_background(child: Callable[[Reporter], int]) -> int:
         os.close(read_end)
         os.setsid()
         code = 1
+        reporter = Reporter(write_end)
         try:
-            code = child(Reporter(write_end))
+            code = child(reporter)
+        except BaseException as exc:
+            logging.getLogger(__name__).exception("mount process failed")
+            reporter.failed(1, f"unexpected error: {exc!r} (see the log)")
         finally:
             os._exit(code)
     os.close(write_end)

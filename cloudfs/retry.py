@@ -45,6 +45,7 @@ class RetryPolicy:
         """Run `fn`, retrying transient failures; `what` names the step in log lines."""
 
         def before_sleep(state: RetryCallState) -> None:
+            """Log each failed attempt before backing off."""
             exc = state.outcome.exception() if state.outcome else None
             log.warning("%s failed (attempt %d), retrying: %s", what, state.attempt_number, exc)
 

@@ -257,8 +257,10 @@ class FlakyProxy:
     """
 
     def __init__(self, upstream: str) -> None:
+        """Listen on a free port of 127.0.0.1 in front of `upstream`; start it with `with`."""
         self.upstream = urllib.parse.urlsplit(upstream)
         self.faults: list[str] = []
+        self.only = ""  # when set, only requests whose path contains it consume faults
         self.seen = 0
         proxy = self
 
@@ -271,9 +273,11 @@ class FlakyProxy:
                 """Quiet: tests read counts, not logs."""
 
             def _handle(self) -> None:
+                """Fail the request with the next fault, or forward it."""
                 proxy.seen += 1
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
-                fault = proxy.faults.pop(0) if proxy.faults else None
+                eligible = proxy.faults and proxy.only in self.path
+                fault = proxy.faults.pop(0) if eligible else None
                 if fault == "reset":
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
@@ -312,9 +316,11 @@ class FlakyProxy:
         conn.close()
 
     def __enter__(self) -> FlakyProxy:
+        """Start serving."""
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Stop serving and close the socket."""
         self.server.shutdown()
         self.server.server_close()

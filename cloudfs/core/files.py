@@ -13,6 +13,7 @@ under the table lock.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import threading
@@ -69,16 +70,16 @@ class OpenFiles:
 
     # -- handles ---------------------------------------------------------------
 
-    def open(self, ino: int, writable: bool, created: bool = False) -> int:
-        """Register a new handle on `ino`; returns its file handle number."""
+    def open(self, ino: int, writable: bool, created_ns: int | None = None) -> int:
+        """Register a new handle on `ino`; `created_ns` marks a file just created (written once, even empty)."""
         with self._lock:
             of = self._files.get(ino)
             if of is None:
                 of = self._files[ino] = OpenFile(ino)
             of.handles += 1
-            if created:
+            if created_ns is not None:
                 of.needs_write = True
-                of.mtime_ns = time.time_ns()
+                of.mtime_ns = created_ns
             fh = self._next_fh
             self._next_fh += 1
             self._handles[fh] = Handle(ino, writable)
@@ -259,10 +260,4 @@ class OpenFiles:
             return attr
         size = attr.size if of.staged is None else of.staged.size
         mtime = max(attr.mtime_ns, of.mtime_ns)
-        return _replace(attr, size=size, mtime_ns=mtime, ctime_ns=max(attr.ctime_ns, mtime))
-
-
-def _replace(attr: Attr, **changes: int) -> Attr:
-    fields = {name: getattr(attr, name) for name in attr.__slots__}
-    fields.update(changes)
-    return Attr(**fields)
+        return dataclasses.replace(attr, size=size, mtime_ns=mtime, ctime_ns=max(attr.ctime_ns, mtime))

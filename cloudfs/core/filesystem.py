@@ -69,7 +69,7 @@ class Filesystem:
     # -- attributes ------------------------------------------------------------
 
     def getattr(self, ino: int) -> Attr:
-        """Current attributes of `ino`."""
+        """Current attributes of `ino` as callers see them (overrides applied): what permission checks judge."""
         return self._present(self._attr(ino))
 
     def _attr(self, ino: int) -> Attr:
@@ -84,19 +84,18 @@ class Filesystem:
         s = self.settings
         if s.uid is None and s.gid is None and s.umask is None:
             return attr
-        mode = attr.mode if s.umask is None else attr.mode & ~(s.umask & 0o777)
-        return Attr(
-            ino=attr.ino, mode=mode, nlink=attr.nlink,
-            uid=attr.uid if s.uid is None else s.uid, gid=attr.gid if s.gid is None else s.gid,
-            size=attr.size, atime_ns=attr.atime_ns, mtime_ns=attr.mtime_ns, ctime_ns=attr.ctime_ns,
-            rdev=attr.rdev,
-        )  # fmt: skip
+        return dataclasses.replace(
+            attr,
+            mode=attr.mode if s.umask is None else attr.mode & ~(s.umask & 0o777),
+            uid=attr.uid if s.uid is None else s.uid,
+            gid=attr.gid if s.gid is None else s.gid,
+        )
 
     def lookup(self, parent: int, name: bytes, caller: Caller) -> Attr | None:
         """Entry `name` in `parent`, or None when it does not exist; counts a kernel reference."""
         self._check_name(name)
         if self.settings.check_permissions:
-            perms.require_access(self._shown(parent), caller, os.X_OK)
+            perms.require_access(self.getattr(parent), caller, os.X_OK)
         if name == b".":
             attr = self._attr(parent)
         elif name == b"..":
@@ -118,10 +117,6 @@ class Filesystem:
         # `.` and `..` name the directory itself or its parent: neither is a child of `parent`.
         self._remember(attr, None if name in (b".", b"..") else parent)
         return self._present(attr)
-
-    def _shown(self, ino: int) -> Attr:
-        """Attributes as callers see them (overrides applied): what permission checks judge."""
-        return self._present(self._attr(ino))
 
     def _remember(self, attr: Attr, parent: int | None) -> None:
         with self._lock:
@@ -149,7 +144,11 @@ class Filesystem:
         """chmod, chown, truncate and utimens in one call."""
         self._check_writable()
         if self.settings.check_permissions:
-            self._check_setattr(self._shown(ino), changes, caller)
+            shown = self.getattr(ino)
+            self._check_setattr(shown, changes, caller)
+            if changes.mode is not None and not caller.is_root and not caller.in_group(shown.gid):
+                # chmod by someone outside the file's group cannot set setgid (Linux drops it silently).
+                changes = dataclasses.replace(changes, mode=changes.mode & ~stat.S_ISGID)
         staged_only = False
         if changes.size is not None and changes.mtime_ns is None:
             # The kernel sends a truncate as a bare size; truncate(2) and O_TRUNC always set mtime.
@@ -243,7 +242,7 @@ class Filesystem:
         """Remove a name; the inode goes with its last link and last open handle."""
         self._check_writable()
         if self.settings.check_permissions:
-            perms.require_may_delete(self._shown(parent), self._present(self._lookup_attr(parent, name)), caller)
+            perms.require_may_delete(self.getattr(parent), self._present(self._lookup_attr(parent, name)), caller)
         attr = self.driver.unlink(parent, name)
         self._entry_removed(parent, name, attr)
 
@@ -251,7 +250,7 @@ class Filesystem:
         """Remove an empty directory."""
         self._check_writable()
         if self.settings.check_permissions:
-            perms.require_may_delete(self._shown(parent), self._present(self._lookup_attr(parent, name)), caller)
+            perms.require_may_delete(self.getattr(parent), self._present(self._lookup_attr(parent, name)), caller)
         self.driver.rmdir(parent, name)
         self.cache.drop_entry(parent, name)
         self.cache.drop_attr(parent)
@@ -280,7 +279,7 @@ class Filesystem:
 
     def _check_rename(self, parent: int, moved: Attr, new_parent: int, new_name: bytes, caller: Caller) -> None:
         """Rename rights: delete from the old parent, add to or replace in the new one, and a moved dir's `..`."""
-        perms.require_may_delete(self._shown(parent), self._present(moved), caller)
+        perms.require_may_delete(self.getattr(parent), self._present(moved), caller)
         if stat.S_ISDIR(moved.mode) and new_parent != parent:
             perms.require_access(self._present(moved), caller, os.W_OK)
         try:
@@ -288,9 +287,9 @@ class Filesystem:
         except FsError as exc:
             if exc.errno != errno.ENOENT:
                 raise
-            perms.require_access(self._shown(new_parent), caller, os.W_OK | os.X_OK)
+            perms.require_access(self.getattr(new_parent), caller, os.W_OK | os.X_OK)
         else:
-            perms.require_may_delete(self._shown(new_parent), self._present(victim), caller)
+            perms.require_may_delete(self.getattr(new_parent), self._present(victim), caller)
 
     def _lookup_attr(self, parent: int, name: bytes) -> Attr:
         cached = self.cache.entry(parent, name)
@@ -368,7 +367,7 @@ class Filesystem:
     def create(self, parent: int, name: bytes, mode: int, flags: int, caller: Caller) -> tuple[int, Attr]:
         """Create and open a regular file."""
         attr = self.mknod(parent, name, stat.S_IFREG | (mode & 0o7777), 0, caller)
-        return self.files.open(attr.ino, True, created=True), attr
+        return self.files.open(attr.ino, True, created_ns=attr.mtime_ns), attr
 
     def read(self, fh: int, off: int, size: int) -> bytes:
         """Read from an open file."""
@@ -408,28 +407,34 @@ class Filesystem:
 
     # -- extended attributes and the rest --------------------------------------
 
-    def getxattr(self, ino: int, name: bytes) -> bytes:
-        """Value of an extended attribute."""
+    def getxattr(self, ino: int, name: bytes, caller: Caller | None = None) -> bytes:
+        """Value of an extended attribute; `caller` None skips permission checks (internal use)."""
         self._require_xattrs(name)
+        self._check_xattr_access(ino, name, caller, os.R_OK)
         return self.driver.getxattr(ino, name)
 
-    def listxattr(self, ino: int) -> list[bytes]:
+    def listxattr(self, ino: int, caller: Caller | None = None) -> list[bytes]:
         """Names of the extended attributes."""
-        return self.driver.listxattr(ino) if self.caps.xattrs else []
+        if not self.caps.xattrs:
+            return []
+        self._check_xattr_access(ino, b"user.", caller, os.R_OK)
+        return self.driver.listxattr(ino)
 
-    def setxattr(self, ino: int, name: bytes, value: bytes, flags: int = 0) -> None:
+    def setxattr(self, ino: int, name: bytes, value: bytes, flags: int = 0, caller: Caller | None = None) -> None:
         """Set an extended attribute."""
         self._check_writable()
         self._require_xattrs(name)
+        self._check_xattr_access(ino, name, caller, os.W_OK)
         if len(value) > self.caps.max_xattr_value:
             raise FsError(errno.E2BIG, f"xattr value of {len(value)} bytes is over the store's limit")
         self.driver.setxattr(ino, name, value, flags)
         self.cache.drop_attr(ino)
 
-    def removexattr(self, ino: int, name: bytes) -> None:
+    def removexattr(self, ino: int, name: bytes, caller: Caller | None = None) -> None:
         """Remove an extended attribute."""
         self._check_writable()
         self._require_xattrs(name)
+        self._check_xattr_access(ino, name, caller, os.W_OK)
         self.driver.removexattr(ino, name)
         self.cache.drop_attr(ino)
 
@@ -458,6 +463,15 @@ class Filesystem:
     def _check_name(self, name: bytes) -> None:
         if len(name) > self.caps.max_name_len:
             raise FsError(errno.ENAMETOOLONG, f"name of {len(name)} bytes is over {self.caps.max_name_len}")
+
+    def _check_xattr_access(self, ino: int, name: bytes, caller: Caller | None, want: int) -> None:
+        """Under nodefault_permissions: user.* needs read/write access to the inode, trusted.* needs root."""
+        if caller is None or not self.settings.check_permissions or caller.is_root:
+            return
+        if name.startswith(b"trusted."):
+            raise FsError(errno.EPERM, "trusted.* extended attributes are for root")
+        if name.startswith(b"user."):
+            perms.require_access(self.getattr(ino), caller, want)
 
     def _require_xattrs(self, name: bytes) -> None:
         if not self.caps.xattrs:

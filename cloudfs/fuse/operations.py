@@ -46,7 +46,9 @@ class Operations(llfuse.Operations):
     def __init__(self, fs: Filesystem) -> None:
         super().__init__()
         self.fs = fs
-        self.timeout = fs.settings.cache_ttl
+        # Without default_permissions the kernel checks nothing on a cached entry, so every path
+        # walk must reach the core's search-permission check: no kernel caching then.
+        self.timeout = 0.0 if fs.settings.check_permissions else fs.settings.cache_ttl
         self.block_size = fs.caps.block_size
 
     def entry(self, attr: Attr) -> llfuse.EntryAttributes:
@@ -197,22 +199,22 @@ class Operations(llfuse.Operations):
     def getxattr(self, inode, name, ctx=None):
         # llfuse emulates XATTR_CREATE/XATTR_REPLACE by calling getxattr itself, without a ctx.
         with llfuse.lock_released:
-            return self.fs.getxattr(inode, name)
+            return self.fs.getxattr(inode, name, None if ctx is None else caller_of(ctx))
 
     @fuse_errors
     def listxattr(self, inode, ctx):
         with llfuse.lock_released:
-            return self.fs.listxattr(inode)
+            return self.fs.listxattr(inode, caller_of(ctx))
 
     @fuse_errors
     def setxattr(self, inode, name, value, ctx):
         with llfuse.lock_released:
-            self.fs.setxattr(inode, name, value)
+            self.fs.setxattr(inode, name, value, caller=caller_of(ctx))
 
     @fuse_errors
     def removexattr(self, inode, name, ctx):
         with llfuse.lock_released:
-            self.fs.removexattr(inode, name)
+            self.fs.removexattr(inode, name, caller_of(ctx))
 
     @fuse_errors
     def statfs(self, ctx):

@@ -19,6 +19,7 @@ class MetaCache:
     """Path → entry, directory → child names, and path → absent, each valid for `ttl` seconds."""
 
     def __init__(self, ttl: float) -> None:
+        """An empty cache whose entries stay valid for `ttl` seconds."""
         self.ttl = ttl
         self._lock = threading.RLock()
         self._entries: dict[str, tuple[Entry, float]] = {}

@@ -28,6 +28,7 @@ class _Resized:
     """An object's current contents cut or zero-extended to `size`: a truncate's StagedData."""
 
     def __init__(self, driver: S3Driver, path: str, old_size: int, size: int) -> None:
+        """The object at `path`, `old_size` bytes long now, seen as `size` bytes."""
         self._driver = driver
         self._path = path
         self._old = old_size
@@ -125,7 +126,7 @@ class DataOps:
         if e.is_dir:
             self._dir_attrs[ino] = e
             if path:
-                self.store.put(path + "/", b"", self._headers(e), is_dir=True)
+                e.etag = self.store.put(path + "/", b"", self._headers(e), is_dir=True)
         elif not self.no_metadata:
             meta = self._headers(e)
             if old.size > MAX_COPY:

@@ -52,6 +52,7 @@ class S3Driver(DataOps, RenameOps):
         workers: int = 8,
         seaweedfs: bool = False,
     ) -> None:
+        """Wrap `store`; `ttl` bounds the metadata cache, `part_size` the single-PUT size and parts."""
         self.store = store
         self.seaweedfs = seaweedfs
         self.defaults = defaults
@@ -105,9 +106,13 @@ class S3Driver(DataOps, RenameOps):
         return sum(1 for e in entries if e is not None and e.is_dir)
 
     def _full_attr(self, ino: int, path: str, e: Entry) -> Attr:
-        """Attributes for getattr/lookup: a directory not listed yet is listed for its nlink."""
-        if e.is_dir and self._subdirs(path) is None:
-            self._list(path)
+        """Attributes for getattr/lookup: a directory not listed yet is listed for its nlink.
+
+        Only one page is fetched for that: a directory of more than 1000 entries
+        gets nlink 1 ("unknown", as on many network filesystems) instead.
+        """
+        if e.is_dir and self._subdirs(path) is None and self._list(path, max_pages=1) is None:
+            return self._attr(ino, e, path, nlink=1)
         return self._attr(ino, e, path)
 
     def _with_dir_attrs(self, ino: int | None, e: Entry) -> Entry:
@@ -224,7 +229,7 @@ class S3Driver(DataOps, RenameOps):
         path = self._dir(parent)
         names = self.cache.names(path)
         if names is None:
-            names = self._list(path)
+            names = self._list(path) or set()
         out = []
         for name in sorted(names, key=name_bytes):
             p = child(path, name)
@@ -233,9 +238,12 @@ class S3Driver(DataOps, RenameOps):
                 out.append((name_bytes(name), self._attr(self.inodes.ino(p), e, p)))
         return out
 
-    def _list(self, path: str) -> set[str]:
-        """List one directory level; entries whose object did not change keep their headers."""
-        listing = self.store.list_dir(path)
+    def _list(self, path: str, max_pages: int | None = None) -> set[str] | None:
+        """List one directory level and return its names (None if `max_pages` did not reach the end).
+
+        Entries whose object did not change keep the headers seen before.
+        """
+        listing = self.store.list_dir(path, max_pages)
         now = now_ns()
         children: dict[str, Entry] = {}
         for name, size, stamp, etag in listing.files:
@@ -252,6 +260,10 @@ class S3Driver(DataOps, RenameOps):
                 p = self.inodes.path(ino)
                 if p and parent_of(p) == path and self.inodes.known(p) == ino:
                     children[p.rpartition("/")[2]] = e
+        if not listing.complete:
+            for name, e in children.items():
+                self.cache.put(child(path, name), e)
+            return None
         self.cache.put_listing(path, children)
         return set(children)
 
@@ -288,7 +300,7 @@ class S3Driver(DataOps, RenameOps):
                 raise FsError(errno.EEXIST, f"{path!r} exists")
             e = self._new_entry(mode, uid, gid)
             if stat.S_ISDIR(mode):
-                self.store.put(path + "/", b"", self._headers(e), is_dir=True)
+                e.etag = self.store.put(path + "/", b"", self._headers(e), is_dir=True)
                 ino = self._claim(path)
                 self._dir_attrs[ino] = e
                 self.cache.put(path, e)
@@ -416,13 +428,17 @@ class S3Driver(DataOps, RenameOps):
             self.reader.drop(ino)
 
     def _flush_dirs(self) -> None:
-        """Store directory times changed by entry changes (kept in memory so a create costs one PUT)."""
+        """Store directory times changed by entry changes (kept in memory so a create costs one PUT).
+
+        Only directories with a marker: an implicit directory stays implicit, the layout is the bucket's.
+        """
         with self._lock:
             dirty = [(ino, self._dir_attrs.get(ino)) for ino in self._dirty_dirs]
             self._dirty_dirs.clear()
         for ino, e in dirty:
             path = self.inodes.path(ino)
-            if e is not None and path and self.inodes.known(path) == ino and not self.no_metadata:
+            explicit = e is not None and e.etag is not None
+            if explicit and path and self.inodes.known(path) == ino and not self.no_metadata:
                 self.store.put(path + "/", b"", self._headers(e), is_dir=True)
 
     def close(self) -> None:

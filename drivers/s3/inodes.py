@@ -59,6 +59,7 @@ class InodeTable:
     """Thread-safe ino ↔ path mapping."""
 
     def __init__(self) -> None:
+        """Start with the root only."""
         self._lock = threading.Lock()
         self._paths: dict[int, str] = {ROOT_INO: ""}
         self._inos: dict[str, int] = {"": ROOT_INO}

@@ -37,6 +37,7 @@ class Readahead:
         cap: int = 64 * MiB,
         part: int = 8 * MiB,
     ) -> None:
+        """Windows start at `initial`, double to `cap`, and are fetched `part` bytes per GET."""
         self.fetch = fetch
         self.pool = pool
         self.initial = initial

@@ -97,12 +97,14 @@ class Listing:
     files: list[tuple[str, int, int, str | None]]
     dirs: list[str]
     has_marker: bool
+    complete: bool = True
 
 
 class Store:
     """Requests on `bucket` under `prefix` (empty or ending in `/`), each retried on transient faults."""
 
     def __init__(self, client: Any, bucket: str, prefix: str, policy: RetryPolicy | None = None) -> None:
+        """Requests go through `client`, retried by `policy` (the S3 transient predicate by default)."""
         self.client = client
         self.bucket = bucket
         self.prefix = prefix
@@ -146,6 +148,7 @@ class Store:
             kwargs["Range"] = f"bytes={start}-{end - 1}"
 
         def fetch() -> bytes:
+            """One GET; a range past the end is empty rather than an error."""
             try:
                 return self.client.get_object(**kwargs)["Body"].read()
             except ClientError as exc:
@@ -213,13 +216,13 @@ class Store:
                 return
             kwargs = {**kwargs, "ContinuationToken": page["NextContinuationToken"]}
 
-    def list_dir(self, path: str) -> Listing:
-        """One directory level under `path` ("" = the root), with a delimiter, all pages."""
+    def list_dir(self, path: str, max_pages: int | None = None) -> Listing:
+        """One directory level under `path` ("" = the root), with a delimiter: all pages, or `max_pages`."""
         base = self.key(path + "/" if path else "")
         files: list[tuple[str, int, int, str | None]] = []
         dirs: list[str] = []
-        marker = False
-        for page in self._pages(f"LIST {path}/", Prefix=base, Delimiter="/"):
+        marker, complete = False, True
+        for number, page in enumerate(self._pages(f"LIST {path}/", Prefix=base, Delimiter="/"), 1):
             for obj in page.get("Contents", []):
                 name = obj["Key"][len(base) :]
                 if not name:
@@ -230,7 +233,10 @@ class Store:
                 name = cp["Prefix"][len(base) : -1]
                 if name and "/" not in name:
                     dirs.append(name)
-        return Listing(files, dirs, marker)
+            if page.get("IsTruncated") and number == max_pages:
+                complete = False
+                break
+        return Listing(files, dirs, marker, complete)
 
     def list_tree(self, path: str) -> list[str]:
         """Every key under directory `path` (marker included), relative to the prefix."""

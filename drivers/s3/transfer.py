@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from cloudfs.driver import StagedData
@@ -46,6 +46,7 @@ class Multipart:
     """One multipart upload of `path`: parts go up in parallel, then complete, or abort on failure."""
 
     def __init__(self, store: Store, pool: ThreadPoolExecutor, path: str, meta: dict[str, str] | None) -> None:
+        """An upload of `path` with headers `meta`, its parts run on `pool`."""
         self.store = store
         self.pool = pool
         self.path = path
@@ -64,6 +65,7 @@ class Multipart:
         upload_id = self._client_call("CREATE-MPU", lambda c: c.create_multipart_upload(**start))["UploadId"]
         try:
             futures = [self.pool.submit(job, upload_id, n) for n, job in enumerate(parts, 1)]
+            wait(futures)  # no abort while parts are still in flight
             etags = [{"PartNumber": n, "ETag": f.result()["ETag"]} for n, f in enumerate(futures, 1)]
             done = self._client_call(
                 "COMPLETE-MPU",
@@ -86,6 +88,7 @@ class Multipart:
         """A job uploading bytes `[start, end)` of `data` as one part."""
 
         def job(upload_id: str, number: int) -> dict[str, Any]:
+            """Run as part `number` of upload `upload_id`."""
             body = data.read(start, end - start)
             kwargs = {"Bucket": self.store.bucket, "Key": self.store.key(self.path), "UploadId": upload_id}
             return self._client_call(f"PART {number}", lambda c: c.upload_part(**kwargs, PartNumber=number, Body=body))
@@ -96,6 +99,7 @@ class Multipart:
         """A job copying bytes `[start, end)` of object `src` server-side as one part."""
 
         def job(upload_id: str, number: int) -> dict[str, Any]:
+            """Run as part `number` of upload `upload_id`."""
             kwargs: dict[str, Any] = {
                 "Bucket": self.store.bucket,
                 "Key": self.store.key(self.path),

@@ -57,14 +57,23 @@ def test_suite_passes_on_tmpfs(tmpfs: Path, posix_summaries: list[str]) -> None:
     posix_summaries.append(summary)
 
 
-@pytest.mark.parametrize("driver", sorted(LOCAL_SOURCES))
-def test_suite_on_driver(driver: str, tmp_path: Path, public_dir: Path, posix_summaries: list[str]) -> None:
-    """Mounted as root with allow_other,default_permissions: only the documented exclusions fail."""
+@pytest.mark.parametrize(
+    ("target", "driver", "permissions"),
+    [
+        ("memory", "memory", "default_permissions"),
+        ("sqlite", "sqlite", "default_permissions"),
+        ("sqlite-nodefault", "sqlite", "nodefault_permissions"),
+    ],
+)
+def test_suite_on_driver(
+    target: str, driver: str, permissions: str, tmp_path: Path, public_dir: Path, posix_summaries: list[str]
+) -> None:
+    """Mounted as root with allow_other, the kernel or cloudfs checking permissions: only the listed exclusions fail."""
     mount = Mount(LOCAL_SOURCES[driver](tmp_path), public_dir / "mnt", tmp_path / "cloudfs.log",
-                  ("allow_other", "default_permissions"))  # fmt: skip
+                  ("allow_other", permissions))  # fmt: skip
     mount.start()
     try:
-        summary, _ = run_suite(mount.path, driver)
+        summary, _ = run_suite(mount.path, target)
     finally:
         mount.stop()
     posix_summaries.append(summary)

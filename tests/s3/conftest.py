@@ -47,6 +47,7 @@ def make_driver(server: S3Server, prefix: str) -> Iterator[DriverFactory]:
     opened: list[S3Driver] = []
 
     def make(**options: str) -> tuple[S3Driver, RequestCounter]:
+        """A driver on this prefix with `options`, and a counter of its requests."""
         driver = SPEC.open(SPEC.parse(f"{BUCKET}/{prefix}"), s3_options(server, **options))
         assert isinstance(driver, S3Driver)
         driver.part_size = 5 * 1024 * 1024  # the S3 minimum, so multipart tests stay small

@@ -95,3 +95,14 @@ def test_directories_without_children_are_kept_and_removed(make_driver: DriverFa
     assert [n for n, _ in fresh.readdir(ROOT_INO)] == [b"empty"]
     fresh.rmdir(ROOT_INO, b"empty")
     assert raw.list_objects_v2(Bucket=BUCKET, Prefix=driver.store.key("")).get("KeyCount") == 0
+
+
+def test_an_implicit_directory_stays_implicit(make_driver: DriverFactory, raw) -> None:
+    driver, _ = make_driver()
+    raw.put_object(Bucket=BUCKET, Key=driver.store.key("implicit/old"), Body=b"")
+    d = driver.lookup(ROOT_INO, b"implicit")
+    f = driver.mknod(d.ino, b"new", stat.S_IFREG | 0o644, 0, 1000, 1000)
+    driver.write(f.ino, Staged().write(0, b"x"), f.mtime_ns)
+    driver.close()
+    keys = {o["Key"] for o in raw.list_objects_v2(Bucket=BUCKET, Prefix=driver.store.key(""))["Contents"]}
+    assert keys == {driver.store.key("implicit/old"), driver.store.key("implicit/new")}

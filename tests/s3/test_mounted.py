@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import BUCKET, S3Server, fresh_prefix
+from tests.servers import BUCKET, FlakyProxy, S3Server, fresh_prefix
 
 from .mounts import cloudfs_mount
 
@@ -73,3 +73,21 @@ def test_an_unlinked_open_file_stays_readable(server: S3Server, prefix: str, tmp
             assert not (m.path / "f").exists()
             assert fh.read() == b"keep me"
     assert _keys(raw, prefix) == set()
+
+
+def test_requests_through_the_kernel(moto_s3: S3Server, prefix: str, tmp_path: Path) -> None:
+    """Counted at a proxy in front of moto: `ls -l` of 50 files is one LIST, a new small file one PUT."""
+    raw = moto_s3.client()
+    for i in range(50):
+        raw.put_object(Bucket=BUCKET, Key=f"{prefix}/d/f{i:02d}", Body=b"x" * i)
+    with FlakyProxy(moto_s3.url) as proxy, cloudfs_mount(S3Server("moto", proxy.url), prefix, tmp_path / "mnt") as m:
+        d = m.path / "d"
+        before = proxy.seen
+        sizes = {p.name: p.lstat().st_size for p in d.iterdir()}
+        # The root, listed at mount, knows "d" is a directory: looking it up HEADs its
+        # marker, and its listing (for nlink) then serves the whole `ls -l`.
+        assert (len(sizes), sizes["f07"], proxy.seen - before) == (50, 7, 2)
+        before = proxy.seen
+        (d / "new").write_bytes(b"fresh")
+        assert proxy.seen - before == 1
+    assert raw.get_object(Bucket=BUCKET, Key=f"{prefix}/d/new")["Body"].read() == b"fresh"

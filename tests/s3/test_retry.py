@@ -58,6 +58,23 @@ def test_a_write_that_keeps_failing_is_eio_and_stays_local(
     assert driver.read(f.ino, 0, 10) == b"kept"
 
 
+def test_a_failed_multipart_upload_is_aborted(
+    flaky: tuple[FlakyProxy, S3Driver, RequestCounter], moto_s3: S3Server
+) -> None:
+    proxy, driver, counter = flaky
+    driver.part_size = 5 * 1024 * 1024
+    driver.readdir(ROOT_INO)
+    f = driver.mknod(ROOT_INO, b"big", stat.S_IFREG | 0o644, 0, 1000, 1000)
+    counter.take()
+    proxy.only, proxy.faults[:] = "partNumber=2", ["503"] * 4
+    with fails_with(EIO):
+        driver.write(f.ino, Staged().write(0, bytes(11 * 1024 * 1024)), f.mtime_ns)
+    # Parts 1 and 3 once, part 2 four times, then the abort: no parts left behind.
+    assert counter.take() == {"CreateMultipartUpload": 1, "UploadPart": 6, "AbortMultipartUpload": 1}
+    uploads = moto_s3.client().list_multipart_uploads(Bucket=BUCKET, Prefix=driver.store.key("")).get("Uploads")
+    assert not uploads
+
+
 def test_the_policy_gives_up_on_what_is_not_transient() -> None:
     calls: list[int] = []
 
