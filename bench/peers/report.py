@@ -27,7 +27,8 @@ def _row(result: Result, limit: float | None) -> str:
     traffic = f"{tally.bytes_up / MIB:.1f} / {tally.bytes_down / MIB:.1f}"
     total = sum(tally.requests.values())
     ratio = _ratio(result.seconds, limit)
-    return f"| {result.tool} | {seconds} | {ratio} | {total} | {_breakdown(result)} | {traffic} |"
+    rss = f"{result.peak_rss_kib / 1024:.0f}" if result.peak_rss_kib else "-"
+    return f"| {result.tool} | {seconds} | {ratio} | {total} | {_breakdown(result)} | {traffic} | {rss} |"
 
 
 def step_tables(results: list[Result]) -> list[str]:
@@ -38,8 +39,9 @@ def step_tables(results: list[Result]) -> list[str]:
     lines = []
     for title, rows in by_step.items():
         limit = next((r.seconds for r in rows if r.tool == BOTO3 and not r.error), None)
-        lines += [f"### {title}", "", "| tool | seconds | x boto3 | requests | by operation | MiB up / down |"]
-        lines += ["|---|---:|---:|---:|---|---:|"]
+        head = "| tool | seconds | x boto3 | requests | by operation | MiB up / down | RSS MiB |"
+        lines += [f"### {title}", "", head]
+        lines += ["|---|---:|---:|---:|---|---:|---:|"]
         lines += [_row(r, limit) for r in rows]
         errors = [f"- ⚠ {r.tool}: {r.error}" for r in rows if r.error]
         lines += ["", *errors, ""] if errors else [""]
