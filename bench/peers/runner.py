@@ -21,7 +21,7 @@ from botocore.config import Config
 
 from bench.peers.data import Data
 from bench.peers.proxy import CountingProxy, Tally
-from bench.peers.tools import Tool
+from bench.peers.tools import Mounted, Tool
 from bench.peers.workloads import STEPS, Step
 from tests.servers import ACCESS_KEY, SECRET_KEY
 
@@ -81,7 +81,7 @@ def run_tool(tool: Tool, bucket: str, proxy: CountingProxy, data: Data, timeout:
         result = Result(tool.name, step)
         try:
             with tool.mount(bucket, proxy.url) as mounted:
-                _measure(result, proxy, lambda m=mounted, s=step: (s.fs(m.path, data), tool.settle(m)), timeout)
+                _measure(result, proxy, lambda m=mounted, s=step: _fs_step(tool, s, m, data), timeout)
                 result.peak_rss_kib = mounted.peak_rss_kib()
                 if step.check and not result.error:
                     _check(result, step, mounted.path, data, timeout)
@@ -89,6 +89,14 @@ def run_tool(tool: Tool, bucket: str, proxy: CountingProxy, data: Data, timeout:
             result.error = result.error or f"mount: {exc}"
         results.append(result)
     return results
+
+
+def _fs_step(tool: Tool, step: Step, mounted: Mounted, data: Data) -> None:
+    """The step, then the tool's settle even when the step failed (unmounting drops rclone's pending uploads)."""
+    try:
+        step.fs(mounted.path, data)
+    finally:
+        tool.settle(mounted)
 
 
 def _check(result: Result, step: Step, path: Any, data: Data, timeout: int) -> None:
