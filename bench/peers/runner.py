@@ -96,7 +96,7 @@ def _fs_step(tool: Tool, step: Step, mounted: Mounted, data: Data) -> None:
     try:
         step.fs(mounted.path, data)
     finally:
-        tool.settle(mounted)
+        tool.settle(mounted, step.writes)
 
 
 def _check(result: Result, step: Step, path: Any, data: Data, timeout: int) -> None:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +64,7 @@ class Tool:
     def prepare(self, bucket: str, url: str) -> None:
         """One-time set-up of a fresh bucket (JuiceFS formats it)."""
 
-    def settle(self, mounted: Mounted) -> None:
+    def settle(self, mounted: Mounted, wrote: bool) -> None:
         """Wait until everything written has reached the store (rclone uploads after close)."""
 
     def exe(self) -> str:
@@ -121,6 +121,15 @@ def _wait_mounted(mnt: Path, proc: subprocess.Popen[bytes]) -> None:
         time.sleep(0.05)
 
 
+def _poll(condition: Callable[[], bool], deadline: float) -> bool:
+    """Check `condition` every 50 ms until it holds (True) or the deadline passes (False)."""
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 class Cloudfs(Tool):
     """cloudfs's `s3:` driver, from this checkout's virtualenv.
 
@@ -168,18 +177,25 @@ class Rclone(Tool):
             "--rc", "--rc-addr", f"127.0.0.1:{port}", "--rc-no-auth",
         ]  # fmt: skip
 
-    def settle(self, mounted: Mounted, timeout: float = 600) -> None:
-        """Poll `vfs/stats` until no upload is queued or in progress."""
+    def settle(self, mounted: Mounted, wrote: bool, timeout: float = 600) -> None:
+        """After a step that wrote: wait for an upload to be queued, then until none is queued or in progress.
+
+        close(2) returns before the kernel's asynchronous RELEASE reaches rclone, so
+        right after the step the queue can still be empty with the data not yet stored.
+        """
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            req = urllib.request.Request(f"{mounted.rc_url}/vfs/stats", data=b"{}", method="POST")
-            req.add_header("Content-Type", "application/json")
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                disk = json.load(resp).get("diskCache", {})
-            if disk.get("uploadsInProgress", 0) == 0 and disk.get("uploadsQueued", 0) == 0:
-                return
-            time.sleep(0.1)
-        raise TimeoutError("rclone uploads still pending")
+        if wrote:
+            _poll(lambda: self._pending(mounted) > 0, time.monotonic() + 10)
+        if not _poll(lambda: self._pending(mounted) == 0, deadline):
+            raise TimeoutError("rclone uploads still pending")
+
+    def _pending(self, mounted: Mounted) -> int:
+        """Uploads queued or in progress, from the remote-control API."""
+        req = urllib.request.Request(f"{mounted.rc_url}/vfs/stats", data=b"{}", method="POST")
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            disk = json.load(resp).get("diskCache", {})
+        return disk.get("uploadsInProgress", 0) + disk.get("uploadsQueued", 0)
 
 
 class Juicefs(Tool):

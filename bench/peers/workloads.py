@@ -25,13 +25,14 @@ class WrongResult(Exception):
 
 @dataclass
 class Step:
-    """One workload: filesystem action, boto3 action, and an optional check of the filesystem result."""
+    """One workload: filesystem action, boto3 action, an optional check of the result, and whether it writes data."""
 
     name: str
     group: str
     fs: Callable[[Path, Data], None]
     s3: Callable[[Any, str, Data], None]
     check: Callable[[Path, Data], None] | None = None
+    writes: bool = False
 
 
 def _run(*argv: str) -> None:
@@ -261,15 +262,15 @@ def s3_tree_rm(client: Any, bucket: str, data: Data) -> None:
 
 
 STEPS = [
-    Step("write", "large file", fs_big_write, s3_big_write),
+    Step("write", "large file", fs_big_write, s3_big_write, writes=True),
     Step("sequential read", "large file", fs_big_read, s3_big_read),
     Step("random reads", "large file", fs_big_random, s3_big_random),
-    Step("create", "small files", fs_small_create, s3_small_create),
+    Step("create", "small files", fs_small_create, s3_small_create, writes=True),
     Step("ls -l", "small files", fs_small_ls, s3_small_ls),
     Step("stat each", "small files", fs_small_stat, s3_small_stat),
     Step("read each", "small files", fs_small_read, s3_small_read),
     Step("delete all", "small files", fs_small_delete, s3_small_delete, check_gone("small")),
-    Step("cp -a in", "tree", fs_tree_cp, s3_tree_cp, check_tree("tree")),
+    Step("cp -a in", "tree", fs_tree_cp, s3_tree_cp, check_tree("tree"), writes=True),
     Step("mv top dir", "tree", fs_tree_mv, s3_tree_mv, check_moved),
     Step("rm -r", "tree", fs_tree_rm, s3_tree_rm, check_gone("tree-moved")),
 ]
