@@ -14,7 +14,6 @@ import pytest
 
 from cloudfs.driver import Driver
 from cloudfs.drivers.memory import FULL_CAPABILITIES, MemoryDriver
-from tests.servers import moto_s3, seaweedfs_s3  # noqa: F401 (server fixtures for the s3 factories)
 
 
 class Store:

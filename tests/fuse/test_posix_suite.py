@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,15 +27,6 @@ def run_suite(directory: Path, target: str) -> tuple[str, str]:
     assert match, done.stdout + done.stderr
     assert done.returncode == 0, done.stdout[-5000:]
     return match.group(0), done.stdout
-
-
-@pytest.fixture
-def public_dir() -> Iterator[Path]:
-    """A directory other users can search: the suite's non-root cases must reach the target."""
-    path = Path(tempfile.mkdtemp(prefix="cloudfs-posix-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path)
 
 
 @pytest.fixture

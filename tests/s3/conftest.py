@@ -9,15 +9,7 @@ import pytest
 
 from cloudfs.drivers.s3 import SPEC
 from cloudfs.drivers.s3.driver import S3Driver
-from tests.servers import (  # noqa: F401 (fixtures)
-    BUCKET,
-    RequestCounter,
-    S3Server,
-    fresh_prefix,
-    moto_s3,
-    s3_options,
-    seaweedfs_s3,
-)
+from tests.servers import BUCKET, RequestCounter, S3Server, fresh_prefix, s3_options
 
 
 @pytest.fixture(params=["moto", "seaweedfs"])
