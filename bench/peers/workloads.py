@@ -36,10 +36,10 @@ class Step:
 
 
 def _run(*argv: str) -> None:
-    """Run a coreutils command; its failure is a wrong result with its first error line."""
+    """Run a coreutils command; its failure is a wrong result with its first error line (diff: output line)."""
     done = subprocess.run(argv, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
-        first = (done.stderr.strip().splitlines() or ["?"])[0]
+        first = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ["?"])[0]
         raise WrongResult(f"`{' '.join(argv[:2])} …` exit {done.returncode}: {first}")
 
 
