@@ -107,10 +107,17 @@ def wait_for_exit(mountpoint: str, timeout: float, notice_after: float = 2.0) ->
         if not noticed and time.monotonic() - started > notice_after:
             print(f"cloudfs: waiting for process {pid} to finish writing to the store...", file=sys.stderr)
             noticed = True
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if _exited(pid):
             path.unlink(missing_ok=True)
             return True
         time.sleep(0.05)
     return False
+
+
+def _exited(pid: int) -> bool:
+    """True when `pid` is gone, or is a zombie its parent has not reaped (e.g. `cloudfs mount -f` run as a child)."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat_line.rpartition(")")[2].split()[0] == "Z"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,19 @@ def test_nonempty_mountpoint_needs_the_nonempty_option(tmp_path: Path) -> None:
     assert os.listdir(mnt) == []
     mount.stop()
     assert os.listdir(mnt) == ["underneath"]
+
+
+def test_umount_of_a_foreground_mount_that_is_our_child(tmp_path: Path) -> None:
+    """cloudfs umount returns once a `mount -f` daemon exits, even before its parent has reaped it."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    daemon = subprocess.Popen([*CLOUDFS, "mount", "-f", "memory:child", str(mnt), "--log", str(tmp_path / "log")])
+    try:
+        deadline = time.monotonic() + 30
+        while not os.path.ismount(mnt):
+            assert time.monotonic() < deadline and daemon.poll() is None, "the foreground mount did not come up"
+            time.sleep(0.05)
+        done = cloudfs("umount", str(mnt), "--timeout", "20")
+        assert (done.returncode, done.stderr) == (0, "")
+    finally:
+        assert daemon.wait(timeout=30) == 0
