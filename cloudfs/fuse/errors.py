@@ -21,6 +21,17 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
+MAX_LOGGED_BYTES = 64  # longer buffers (write data) are logged by size: a log line per request stays short
+
+
+def describe(arg: object) -> str:
+    """A short text for one request argument in the debug log: data by its size, callers by their ids."""
+    if isinstance(arg, bytes | bytearray | memoryview) and len(arg) > MAX_LOGGED_BYTES:
+        return f"<{len(arg)} bytes>"
+    if isinstance(arg, llfuse.RequestContext):
+        return f"<uid={arg.uid} gid={arg.gid} pid={arg.pid}>"
+    return repr(arg)
+
 
 def to_fuse_error(exc: BaseException, operation: str) -> llfuse.FUSEError:
     """The FUSEError the kernel gets for `exc` raised while serving `operation`."""
@@ -39,7 +50,7 @@ def fuse_errors(func: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(func)
     def handler(*args: P.args, **kwargs: P.kwargs) -> R:
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s%r", name, args[1:])
+            log.debug("%s(%s)", name, ", ".join(describe(a) for a in args[1:]))
         try:
             return func(*args, **kwargs)
         except llfuse.FUSEError:

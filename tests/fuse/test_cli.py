@@ -169,3 +169,17 @@ def test_umount_of_a_foreground_mount_that_is_our_child(tmp_path: Path) -> None:
         assert (done.returncode, done.stderr) == (0, "")
     finally:
         assert daemon.wait(timeout=30) == 0
+
+
+def test_debug_log_names_data_by_size_and_callers_by_ids(tmp_path: Path) -> None:
+    """`--log-level debug` logs each request in one short line: a 1 MiB write must not be dumped into the log."""
+    mount = Mount("memory:debug", tmp_path / "mnt", tmp_path / "cloudfs.log")
+    mount.start()
+    (mount.path / "big").write_bytes(os.urandom(1024 * 1024))
+    mount.stop()
+    lines = mount.log.read_text(errors="replace").splitlines()
+    writes = [line for line in lines if " write(" in line]
+    assert writes, "no write request was logged"
+    assert all(" bytes>" in line for line in writes)
+    assert any(f"<uid={os.getuid()} gid={os.getgid()} pid=" in line for line in lines)
+    assert max(len(line) for line in lines) < 1000
