@@ -17,11 +17,16 @@ SUITE = Path(__file__).resolve().parents[2] / "posix-tests"
 SUMMARY = re.compile(r"^posix-tests: (\S+) passed=(\d+) failed=(\d+) excluded=(\d+)$", re.MULTILINE)
 
 
+SUITE_SECONDS = 600  # a whole run on a slow store (S3 on moto) takes about 300 s on 2 cores
+# pytest's own timeout must outlast the suite's, so that a slow run fails with its output, not a stack.
+suite_timeout = pytest.mark.timeout(SUITE_SECONDS + 60)
+
+
 def run_suite(directory: Path, target: str) -> tuple[str, str]:
     """Run the suite on `directory` with the target's expectations; returns (summary line, full output)."""
     done = subprocess.run(
         [sys.executable, "-m", "posix_tests", str(directory), "--target", target],
-        cwd=SUITE, capture_output=True, text=True, timeout=900,
+        cwd=SUITE, capture_output=True, text=True, timeout=SUITE_SECONDS,
     )  # fmt: skip
     match = SUMMARY.search(done.stdout)
     assert match, done.stdout + done.stderr
@@ -39,6 +44,7 @@ def tmpfs(public_dir: Path) -> Iterator[Path]:
     subprocess.run(["umount", str(path)], check=True)
 
 
+@suite_timeout
 def test_suite_passes_on_tmpfs(tmpfs: Path, posix_summaries: list[str]) -> None:
     """Every case passes on tmpfs: the cases are right for Linux."""
     summary, _ = run_suite(tmpfs, "tmpfs")
@@ -46,6 +52,7 @@ def test_suite_passes_on_tmpfs(tmpfs: Path, posix_summaries: list[str]) -> None:
     posix_summaries.append(summary)
 
 
+@suite_timeout
 @pytest.mark.parametrize(
     ("target", "driver", "permissions"),
     [

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fuse.mounts import Mount
-from tests.fuse.test_posix_suite import run_suite
+from tests.fuse.test_posix_suite import run_suite, suite_timeout
 from tests.servers import BUCKET, S3Server, fresh_prefix
 
 
+@suite_timeout
 def test_suite_on_s3(server: S3Server, tmp_path: Path, public_dir: Path, posix_summaries: list[str]) -> None:
     """Lists posix-tests/expectations/s3-<server>.txt name every case that may fail, with its reason."""
     options = ("allow_other", "default_permissions", f"endpoint={server.url}")
