@@ -261,7 +261,11 @@ class FlakyProxy:
         self.upstream = urllib.parse.urlsplit(upstream)
         self.faults: list[str] = []
         self.only = ""  # when set, only requests whose path contains it consume faults
+        self.delay = 0.0  # seconds each request is held before it is forwarded
         self.seen = 0
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests ever handled at once
+        self._lock = threading.Lock()
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -274,10 +278,21 @@ class FlakyProxy:
 
             def _handle(self) -> None:
                 """Fail the request with the next fault, or forward it."""
-                proxy.seen += 1
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
-                eligible = proxy.faults and proxy.only in self.path
-                fault = proxy.faults.pop(0) if eligible else None
+                with proxy._lock:
+                    proxy.seen += 1
+                    proxy.in_flight += 1
+                    proxy.max_in_flight = max(proxy.max_in_flight, proxy.in_flight)
+                    eligible = proxy.faults and proxy.only in self.path
+                    fault = proxy.faults.pop(0) if eligible else None
+                try:
+                    self._answer(body, fault)
+                finally:
+                    with proxy._lock:
+                        proxy.in_flight -= 1
+
+            def _answer(self, body: bytes, fault: str | None) -> None:
+                """Answer with `fault`, or with what the upstream server says."""
                 if fault == "reset":
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
@@ -290,6 +305,7 @@ class FlakyProxy:
                     self.end_headers()
                     self.wfile.write(payload)
                     return
+                time.sleep(proxy.delay)
                 proxy.forward(self, body)
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
