@@ -58,6 +58,24 @@ class MetaCache:
             hit = self._lists.get(path)
             return set(hit[0]) if hit and self._fresh(hit[1]) else None
 
+    def listing_stamp(self, path: str) -> float | None:
+        """When the fresh listing of directory `path` was taken (tells one listing from the next)."""
+        with self._lock:
+            hit = self._lists.get(path)
+            return hit[1] if hit and self._fresh(hit[1]) else None
+
+    def replace(self, path: str, expected: Entry, entry: Entry | None) -> bool:
+        """Store `entry` (None: absent) only if `path` still holds the very entry `expected`."""
+        with self._lock:
+            hit = self._entries.get(path)
+            if hit is None or hit[0] is not expected:
+                return False
+            if entry is None:
+                self.remove(path)
+            else:
+                self.put(path, entry)
+            return True
+
     def put(self, path: str, entry: Entry) -> None:
         """Remember `entry` for `path` and add it to its parent's listing if that is cached."""
         with self._lock:

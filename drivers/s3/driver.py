@@ -1,7 +1,8 @@
 """The S3 driver: the driver protocol over one bucket and prefix in the s3fs-fuse layout.
 
 Namespace calls resolve paths through the metadata cache first and the store
-second, so a listed directory answers lookups and creates without requests.
+second, so a listed directory answers lookups and creates without requests;
+headers a listing lacks are fetched ahead of a scan (`lookahead.py`).
 New regular files stay local (`_pending`) until the core's first `write`, so
 a new small file costs one PUT. Unlinked files are hidden at once and deleted
 at `purge`, so open handles keep reading them. Directory attributes set here
@@ -24,6 +25,7 @@ from .cache import MetaCache
 from .data import DataOps
 from .inodes import InodeTable, child, join, name_bytes, parent_of
 from .layout import Defaults, Entry, Orphan, from_head, listed_dir, listed_file, now_ns, to_headers
+from .lookahead import Lookahead
 from .reader import Readahead
 from .rename import RenameOps
 from .store import Store
@@ -80,6 +82,7 @@ class S3Driver(DataOps, RenameOps):
         self.inodes = InodeTable()
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="s3")
         self.reader = Readahead(self._fetch_range, self.pool, part=part_size)
+        self.lookahead = Lookahead(self.cache, self._fetch_listed, threads=workers)
         self._lock = threading.RLock()  # guards the dicts below, never held over a request
         self._ns_lock = threading.RLock()  # serialises namespace changes, so a name is created once
         self._pending: dict[int, Entry] = {}
@@ -141,12 +144,16 @@ class S3Driver(DataOps, RenameOps):
             return self._with_dir_attrs(ino, cached)
         if cached is None and self.cache.known_absent(path):
             return None
-        found = self._fetch_dir(path, probe=False) if cached and cached.is_dir else self._fetch(path)
+        found = self.lookahead.lookup(path, cached) if cached is not None else self._fetch(path)
         if found is None:
             self.cache.remove(path)
             return None
         self.cache.put(path, found)
         return self._with_dir_attrs(ino, found)
+
+    def _fetch_listed(self, path: str, listed: Entry) -> Entry | None:
+        """The headers of an entry known from a listing: its object's, or its directory marker's."""
+        return self._fetch_dir(path, probe=False) if listed.is_dir else self._fetch(path)
 
     def _fetch(self, path: str) -> Entry | None:
         """HEAD `path` as a file, else probe it as a directory (1 request for a file, 2 for a miss)."""
@@ -454,4 +461,5 @@ class S3Driver(DataOps, RenameOps):
         for ino in orphans:
             self.purge(ino)
         self._flush_dirs()
+        self.lookahead.close()
         self.pool.shutdown(wait=True)

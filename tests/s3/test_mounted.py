@@ -110,3 +110,23 @@ def _count_requests(d: Path, proxy: FlakyProxy, first_ls: int) -> None:
     before = proxy.seen
     (d / "new").write_bytes(b"fresh")
     assert proxy.seen - before == 1
+
+
+def test_ls_l_sends_its_heads_in_parallel_and_plain_ls_sends_none(
+    moto_s3: S3Server, prefix: str, tmp_path: Path
+) -> None:
+    """A listing has no headers: `ls -l` HEADs each entry, several at once, each once; `ls` HEADs nothing."""
+    raw = moto_s3.client()
+    for i in range(40):
+        raw.put_object(Bucket=BUCKET, Key=f"{prefix}/d/f{i:02d}", Body=b"x" * i)
+    with FlakyProxy(moto_s3.url) as proxy, cloudfs_mount(S3Server("moto", proxy.url), prefix, tmp_path / "mnt") as m:
+        d = m.path / "d"
+        d.lstat()  # HEADs the marker and lists d (for its link count)
+        proxy.delay = 0.05  # long enough that requests sent together are surely seen together
+        before, proxy.max_in_flight = proxy.seen, 0
+        names = sorted(os.listdir(d))
+        assert (len(names), proxy.seen - before) == (40, 0)
+        sizes = {name: (d / name).lstat().st_size for name in names}
+        assert sizes == {f"f{i:02d}": i for i in range(40)}
+        assert proxy.seen - before == 40
+        assert 2 <= proxy.max_in_flight <= 9  # 8 threads ahead, and the lookup that sent them
