@@ -31,6 +31,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--small-files", type=int, default=1000, help="number of 4 KiB files in one directory")
     parser.add_argument("--tree-files", type=int, default=300, help="files in the generated tree")
     parser.add_argument("--tools", default="boto3,cloudfs,s3fs,rclone,juicefs", help="comma-separated subset")
+    parser.add_argument("--latency-ms", type=float, default=0, help="added to every request, as a WAN round trip")
     parser.add_argument("--step-timeout", type=int, default=300, help="seconds before a step is abandoned")
     parser.add_argument("--out", type=Path, help="report file (default bench/results/<UTC date>.md)")
     return parser.parse_args(argv)
@@ -47,12 +48,14 @@ def versions(tools: list[Tool]) -> list[str]:
     return lines
 
 
-def run_all(names: list[str], data: Data, work: Path, timeout: int) -> tuple[list[Result], list[str]]:
-    """Start the server and proxy, run every chosen tool on its own bucket; results and notes."""
+def run_all(
+    names: list[str], data: Data, work: Path, timeout: int, latency: float = 0.0
+) -> tuple[list[Result], list[str]]:
+    """Start the server and proxy (adding `latency` s per request), run each chosen tool on its own bucket."""
     tools = [t for t in all_tools(work) if t.name in names]
     results: list[Result] = []
     notes = versions(tools)
-    with seaweedfs_server() as server, CountingProxy(server.url) as proxy:
+    with seaweedfs_server() as server, CountingProxy(server.url, latency) as proxy:
         direct = server.client()
         if "boto3" in names:
             direct.create_bucket(Bucket="bench-boto3")
@@ -66,12 +69,13 @@ def run_all(names: list[str], data: Data, work: Path, timeout: int) -> tuple[lis
     return results, notes
 
 
-def render(results: list[Result], notes: list[str], sizes: Sizes) -> str:
+def render(results: list[Result], notes: list[str], sizes: Sizes, latency_ms: float = 0) -> str:
     """The whole report as markdown."""
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     head = [
         f"# cloudfs S3 peers benchmark, {now}", "",
-        f"SeaweedFS behind a counting proxy, all on 127.0.0.1; {os.cpu_count()} CPUs. Sizes: large file "
+        f"SeaweedFS behind a counting proxy, all on 127.0.0.1; {os.cpu_count()} CPUs; {latency_ms:g} ms added to "
+        f"each request. Sizes: large file "
         f"{sizes.big_mib} MiB, {sizes.random_reads} random reads of {sizes.read_size} B, {sizes.small_files} "
         f"files of {sizes.small_size} B, a tree of {sizes.tree_files} files. Every filesystem step runs on a fresh "
         f"mount (cold caches). ⚠ marks a step that failed (listed under its table).", "",
@@ -90,10 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="cloudfs-bench-"))
     try:
         data = make_data(work, sizes)
-        results, notes = run_all(args.tools.split(","), data, work, args.step_timeout)
+        results, notes = run_all(args.tools.split(","), data, work, args.step_timeout, args.latency_ms / 1000)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report = render(results, notes, sizes)
+    report = render(results, notes, sizes, args.latency_ms)
     out = args.out or RESULTS / f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report + "\n")

@@ -12,6 +12,7 @@ import http.client
 import http.server
 import socket
 import threading
+import time
 import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
@@ -67,8 +68,10 @@ class Tally:
 class CountingProxy:
     """The proxy: `url` to point tools at, `take()` to read and reset the tally."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, latency: float = 0.0) -> None:
+        """Relay to `upstream`, holding each request `latency` seconds first (a WAN round trip; 0 on loopback)."""
         self.upstream = urllib.parse.urlsplit(upstream)
+        self.latency = latency
         self._tally = Tally()
         self._lock = threading.Lock()
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
@@ -143,6 +146,7 @@ def _handler_class(proxy: CountingProxy) -> type[http.server.BaseHTTPRequestHand
 
         def _handle(self) -> None:
             proxy.record(classify(self.command, self.path, self.headers))
+            time.sleep(proxy.latency)
             conn = proxy.connect()
             try:
                 self._send_upstream(conn)
