@@ -53,6 +53,16 @@ def scan(ahead: Lookahead, cache: MetaCache, paths: list[str]) -> list[Entry | N
     return out
 
 
+def held_window() -> tuple[MetaCache, Store, Lookahead, list[str]]:
+    """A listed directory of 20 whose scan has begun: f002…f009 are on their way ahead, held at the gate."""
+    cache, store = MetaCache(60), Store()
+    ahead = Lookahead(cache, store.fetch, first_window=8)
+    paths = listed(cache, 20)
+    store.gate.clear()
+    scan(ahead, cache, paths[:2])
+    return cache, store, ahead, paths
+
+
 def test_a_scan_fetches_every_entry_once_with_the_window_ahead() -> None:
     cache, store = MetaCache(60), Store()
     ahead = Lookahead(cache, store.fetch, threads=4, first_window=4, max_window=16)
@@ -83,11 +93,7 @@ def test_an_abandoned_scan_costs_one_window_at_most() -> None:
 
 
 def test_a_lookup_waits_for_the_fetch_on_its_way_instead_of_sending_another() -> None:
-    cache, store = MetaCache(60), Store()
-    ahead = Lookahead(cache, store.fetch, first_window=8)
-    paths = listed(cache, 20)
-    store.gate.clear()
-    scan(ahead, cache, paths[:2])  # sends f002…f009 ahead, held at the gate
+    cache, store, ahead, paths = held_window()
     waiter = threading.Thread(target=scan, args=(ahead, cache, [paths[3]]))
     waiter.start()
     waiter.join(0.2)
@@ -98,12 +104,17 @@ def test_a_lookup_waits_for_the_fetch_on_its_way_instead_of_sending_another() ->
     assert store.fetched[paths[3]] == 1
 
 
+def test_a_lookup_that_saw_the_listed_entry_takes_the_answer_landed_since() -> None:
+    cache, store, ahead, paths = held_window()
+    seen = cache.entry(paths[5])  # the caller looks at the cache just before the answer lands
+    store.gate.set()
+    ahead.close()
+    assert ahead.lookup(paths[5], seen) is cache.entry(paths[5])  # type: ignore[arg-type]
+    assert store.fetched[paths[5]] == 1
+
+
 def test_an_entry_changed_meanwhile_is_not_overwritten() -> None:
-    cache, store = MetaCache(60), Store()
-    ahead = Lookahead(cache, store.fetch, first_window=8)
-    paths = listed(cache, 20)
-    store.gate.clear()
-    scan(ahead, cache, paths[:2])  # sends f002…f009 ahead, held at the gate
+    cache, store, ahead, paths = held_window()
     mine = listed_file(99, 2, "new", DEFAULTS).copy(full=True, uid=7)
     cache.put(paths[5], mine)  # written through the mount while its HEAD is on its way
     store.gate.set()
@@ -112,12 +123,8 @@ def test_an_entry_changed_meanwhile_is_not_overwritten() -> None:
 
 
 def test_a_failed_fetch_ahead_fails_the_lookup_that_waits_for_it() -> None:
-    cache, store = MetaCache(60), Store()
-    ahead = Lookahead(cache, store.fetch, first_window=8)
-    paths = listed(cache, 20)
-    store.fail.add(paths[4])
-    store.gate.clear()
-    scan(ahead, cache, paths[:2])  # sends f002…f009 ahead, held at the gate
+    cache, store, ahead, paths = held_window()
+    store.fail.add(paths[4])  # checked after the gate opens
     results: list[BaseException] = []
 
     def look() -> None:
