@@ -88,6 +88,8 @@ class Capabilities:
     max_file_size: int = 2**63 - 1
     atime: bool = True
     """Whether reads should update atime (relatime); False where each update costs a request."""
+    fresh_open: bool = False
+    """Whether `open` re-reads the inode from the store (close-to-open between hosts, one read per open)."""
     listing_attrs: bool = True
     """Whether `readdir` attributes are complete; False where a listing lacks modes, owners or times
     (S3 headers), so lookups must still ask the driver."""
@@ -111,6 +113,10 @@ class StagedData(Protocol):
     @property
     def size(self) -> int:
         """The file's new size in bytes."""
+
+    @property
+    def base_size(self) -> int:
+        """The size the store held when these changes were staged: `size` is equal when the writer changed no size."""
 
     def dirty_ranges(self) -> list[tuple[int, int]]:
         """Sorted, disjoint `(start, end)` byte ranges (end exclusive, within size) that changed."""

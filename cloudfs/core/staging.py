@@ -76,6 +76,11 @@ class StagedFile:
         return self._size
 
     @property
+    def base_size(self) -> int:
+        """The store's size when these changes began (at staging, or at the last flush)."""
+        return self._store_size
+
+    @property
     def changed(self) -> bool:
         """True when there is something the store does not have yet."""
         return bool(self._dirty) or self._size != self._store_size

@@ -24,6 +24,11 @@ class Staged:
         """The new size in bytes."""
         return len(self._content)
 
+    @property
+    def base_size(self) -> int:
+        """The size of `base`: what the store held before these changes."""
+        return self._base_len
+
     def write(self, off: int, data: bytes) -> Staged:
         """Overwrite at `off`, growing the file (with zeros in any gap) as needed."""
         if off > self.size:

@@ -1,0 +1,103 @@
+"""The DynamoDB driver: the shared inode-store model on a metadata table and a blocks table (layer: drivers).
+
+`open_driver` connects with the standard AWS credential chain, makes the
+tables usable (`tables`), starts this mount's session and collects orphans
+that crashed mounts left. Everything else is `InodeStoreDriver` over
+`DynamoStore`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+
+from cloudfs.driver import Capabilities
+from cloudfs.errors import StoreError
+
+from ..inodestore.model import InodeStoreDriver
+from .client import Dynamo, error_code, make_client
+from .source import TableLocation
+from .store import DynamoStore
+from .tables import Tables
+
+log = logging.getLogger(__name__)
+
+NO_CREDENTIALS = "no AWS credentials found (set AWS_PROFILE, AWS_ACCESS_KEY_ID, or -o profile=)"
+# The core reads through its cache in units of this many bytes: two blocks a request.
+READ_UNIT = 128 * 1024
+
+
+class DynamoDriver(InodeStoreDriver):
+    """A fully POSIX driver on DynamoDB, shared by every mount of the same table.
+
+    Attributes: `capabilities`, `store` (a DynamoStore), `client` (the boto3
+    client every request goes through).
+    """
+
+    def __init__(self, store: DynamoStore) -> None:
+        """Serve `store`."""
+        super().__init__(
+            store,
+            Capabilities(
+                hard_links=True,
+                symlinks=True,
+                special_files=True,
+                xattrs=True,
+                atomic_dir_rename=True,
+                persistent_inodes=True,
+                consistency="close-to-open",
+                block_size=READ_UNIT,
+                atime=False,  # an atime update per read would cost a write per read
+                fresh_open=True,
+            ),
+        )
+        self.dynamo_store = store
+
+    @property
+    def client(self) -> Any:
+        """The boto3 DynamoDB client of this driver."""
+        return self.dynamo_store.dynamo.client
+
+    def collect_orphans(self) -> int:
+        """Purge orphans of mounts that are gone; returns how many (`cloudfs gc`)."""
+        return self.dynamo_store.collect_orphans()
+
+
+def connect(location: TableLocation, options: Mapping[str, str]) -> tuple[Dynamo, dict[str, Any]]:
+    """A client on the tables, made usable; returns it with the format marker. StoreError (exit 1) if not."""
+    read_only = "ro" in options
+    try:
+        client = make_client(location.region, options.get("endpoint"), options.get("profile"))
+        tables = Tables(client, location)
+        marker = tables.prepare(read_only, int(options.get("uid", os.getuid())), int(options.get("gid", os.getgid())))
+    except ProfileNotFound as exc:
+        raise StoreError(str(exc)) from None
+    except NoCredentialsError:
+        raise StoreError(NO_CREDENTIALS) from None
+    except BotoCoreError as exc:
+        raise StoreError(f"DynamoDB endpoint unreachable for table {location.table!r}: {exc}") from None
+    except ClientError as exc:
+        code = error_code(exc)
+        if code in ("UnrecognizedClientException", "InvalidSignatureException"):
+            raise StoreError(f"DynamoDB refused the credentials ({code}): check them") from None
+        raise StoreError(f"DynamoDB table {location.table!r} cannot be used: {code}: {exc}") from None
+    return Dynamo(client, location.table, location.blocks_table), marker
+
+
+def open_driver(settings: object, options: Mapping[str, str]) -> DynamoDriver:
+    """Connect to the tables (creating them on first use) and return a driver."""
+    if not isinstance(settings, TableLocation):
+        raise TypeError(f"dynamodb driver needs a TableLocation, got {type(settings).__name__}")
+    dynamo, marker = connect(settings, options)
+    block_size = int(marker["block_size"]["N"])
+    inline_max = int(marker["inline_max"]["N"])
+    store = DynamoStore(dynamo, block_size, inline_max, read_only="ro" in options)
+    if not store.read_only:
+        store.start_session()
+        store.collect_orphans()
+    log.info("opened DynamoDB table %s in %s (blocks of %d bytes)", settings.table, settings.region, block_size)
+    return DynamoDriver(store)
