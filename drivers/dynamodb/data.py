@@ -24,7 +24,7 @@ from .items import Item, inline_data
 
 log = logging.getLogger(__name__)
 
-# Batches in flight at once for one write: bounds memory to about 8 × 25 blocks.
+# Batches in flight at once for one write: bounds memory to about 8 x 25 blocks.
 WRITE_WINDOW = 8
 
 

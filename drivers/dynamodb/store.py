@@ -38,6 +38,8 @@ T = TypeVar("T")
 
 MAX_CONFLICTS = 12
 CACHE_ITEMS = 50_000
+# Non-transactional reads (data, xattrs, a lookup's directory check) trust items this young.
+READ_AGE_SECONDS = 1.0
 INODE_RANGE = 256
 HEARTBEAT_SECONDS = 20.0
 SESSION_STALE_SECONDS = 90.0
@@ -48,21 +50,22 @@ USAGE_TTL = 60.0
 
 
 class ItemCache:
-    """A bounded LRU of items this mount read or wrote, for optimistic attempts only."""
+    """A bounded LRU of items this mount read or wrote, each with the time it was learnt."""
 
     def __init__(self, capacity: int = CACHE_ITEMS) -> None:
         """Keep at most `capacity` items."""
-        self._items: OrderedDict[Key, Item] = OrderedDict()
+        self._items: OrderedDict[Key, tuple[float, Item]] = OrderedDict()
         self._capacity = capacity
         self._lock = threading.Lock()
 
-    def get(self, key: Key) -> Item | None:
-        """The cached item, or None when unknown."""
+    def get(self, key: Key, max_age: float | None = None) -> Item | None:
+        """The cached item (no older than `max_age` seconds, if given), or None."""
         with self._lock:
-            item = self._items.get(key)
-            if item is not None:
-                self._items.move_to_end(key)
-            return item
+            found = self._items.get(key)
+            if found is None or (max_age is not None and time.monotonic() - found[0] > max_age):
+                return None
+            self._items.move_to_end(key)
+            return found[1]
 
     def put(self, key: Key, item: Item | None) -> None:
         """Remember `item` (None: forget the key)."""
@@ -70,7 +73,7 @@ class ItemCache:
             if item is None:
                 self._items.pop(key, None)
                 return
-            self._items[key] = item
+            self._items[key] = (time.monotonic(), item)
             self._items.move_to_end(key)
             while len(self._items) > self._capacity:
                 self._items.popitem(last=False)
@@ -82,14 +85,14 @@ class ItemCache:
     def touch(self, key: Key, now_ns: int, nlink_delta: int) -> None:
         """Apply a directory touch to the cached item, as the store applied it."""
         with self._lock:
-            item = self._items.get(key)
-            if item is None:
+            found = self._items.get(key)
+            if found is None:
                 return
-            item = dict(item)
+            item = dict(found[1])
             item["mtime_ns"] = item["ctime_ns"] = items.num(now_ns)
             item["nlink"] = items.num(int(item["nlink"]["N"]) + nlink_delta)
             item["version"] = items.num(int(item["version"]["N"]) + 1)
-            self._items[key] = item
+            self._items[key] = (found[0], item)
 
 
 class InodeNumbers:
@@ -163,7 +166,7 @@ class DynamoStore:
     def read(self, what: str, fn: Callable[[Transaction], T], fresh: bool = True) -> T:
         """Run `fn` without committing; cached reads that end in an errno are checked fresh."""
         try:
-            return fn(DynamoTransaction(self, fresh=fresh))
+            return fn(DynamoTransaction(self, fresh=fresh, max_age=READ_AGE_SECONDS))
         except FsError as exc:
             if fresh or exc.errno == errno.EIO:
                 raise

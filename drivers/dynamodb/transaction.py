@@ -47,10 +47,11 @@ class Pending:
 class DynamoTransaction:
     """Implements `inodestore.txn.Transaction` on one DynamoStore."""
 
-    def __init__(self, store: DynamoStore, fresh: bool) -> None:
-        """Read fresh (strongly consistent) or from the store's cache first."""
+    def __init__(self, store: DynamoStore, fresh: bool, max_age: float | None = None) -> None:
+        """Read fresh (strongly consistent) or from the store's cache first (items up to `max_age` s old)."""
         self.store = store
         self.fresh = fresh
+        self.max_age = max_age
         self.read_items: dict[Key, Item | None] = {}
         self.pending: dict[Key, Pending] = {}
         self._inline: dict[int, bytes | None] = {}
@@ -61,7 +62,7 @@ class DynamoTransaction:
         """The item at `key` as this transaction sees it."""
         if key in self.read_items:
             return self.read_items[key]
-        item = None if self.fresh else self.store.cache.get(key)
+        item = None if self.fresh else self.store.cache.get(key, self.max_age)
         if item is None and (self.fresh or key[1] == INODE_NAME):
             item = self.store.dynamo.get(items.key(*key))
             self.store.cache.put(key, item)

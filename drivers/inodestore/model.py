@@ -47,15 +47,13 @@ class InodeStoreDriver:
         return self.store.read("getattr", lambda txn: txn.inode(ino)).attr()
 
     def lookup(self, parent: int, name: bytes) -> Attr:
-        """Attributes of entry `name` in directory `parent`. ENOENT, ENOTDIR."""
-
-        def op(txn: Transaction) -> Attr:
-            found = txn.entry(parent, name)
-            if found is None:
-                rules.require_dir(txn.inode(parent))
-            return txn.inode(rules.require_present(found, parent, name)).attr()
-
-        return self.store.read("lookup", op)
+        """Attributes of entry `name` in directory `parent`, read fresh. ENOENT, ENOTDIR."""
+        found = self.store.read("lookup", lambda txn: txn.entry(parent, name))
+        if found is None:
+            # A directory stays a directory, so a known one answers ENOTDIR-or-ENOENT without a read.
+            self.store.read("lookup", lambda txn: rules.require_dir(txn.inode(parent)), fresh=False)
+        found = rules.require_present(found, parent, name)
+        return self.store.read("lookup", lambda txn: txn.inode(found)).attr()
 
     def readdir(self, parent: int) -> list[tuple[bytes, Attr]]:
         """Entries of directory `parent` sorted by name (a stable order). ENOTDIR."""
@@ -299,14 +297,14 @@ class InodeStoreDriver:
 
     def getxattr(self, ino: int, name: bytes) -> bytes:
         """Value of extended attribute `name`. ENODATA if unset."""
-        value = self.store.read("getxattr", lambda txn: txn.xattrs(txn.inode(ino))).get(name)
+        value = self.store.read("getxattr", lambda txn: txn.xattrs(txn.inode(ino)), fresh=False).get(name)
         if value is None:
             raise FsError(errno.ENODATA, f"inode {ino} has no xattr {name!r}")
         return value
 
     def listxattr(self, ino: int) -> list[bytes]:
         """Names of all extended attributes of `ino`, sorted."""
-        return sorted(self.store.read("listxattr", lambda txn: txn.xattrs(txn.inode(ino))))
+        return sorted(self.store.read("listxattr", lambda txn: txn.xattrs(txn.inode(ino)), fresh=False))
 
     def setxattr(self, ino: int, name: bytes, value: bytes, flags: int) -> None:
         """Set an extended attribute; XATTR_CREATE → EEXIST if set, XATTR_REPLACE → ENODATA if unset."""

@@ -104,7 +104,7 @@ def require_xattr_flags(ino: int, name: bytes, exists: bool, flags: int) -> None
 
 
 def written_size(store_size: int, data: StagedData) -> int:
-    """The size a write-back leaves: the writer's own size if it changed it, else the store's, grown to cover the writes.
+    """The size a write-back leaves: the writer's own size if it changed it, else the store's grown to cover writes.
 
     So a writer that only rewrote bytes neither undoes another host's
     truncate nor cuts off what another host appended meanwhile.

@@ -102,7 +102,11 @@ class Store(Protocol):
         """
 
     def read(self, what: str, fn: Callable[[Transaction], T], fresh: bool = True) -> T:
-        """Run `fn` and commit nothing: on fresh reads, or on cached ones (an errno is then checked fresh)."""
+        """Run `fn` and commit nothing: on fresh reads, or on recent cached ones (an errno is then checked fresh).
+
+        How recent is the store's choice; it is at most what the core's own
+        attribute cache allows.
+        """
 
     def listing(self, parent: int) -> Iterable[tuple[bytes, Inode]]:
         """Entries of directory `parent` with their inodes, sorted by name."""
