@@ -32,6 +32,7 @@ sources:
 examples:
   cloudfs mount sqlite:/var/tmp/demo.db /mnt/demo --mkdir
   cloudfs umount /mnt/demo
+  cloudfs gc aws:us-east-1/Team
   mount -t fuse.cloudfs sqlite:/var/tmp/demo.db /mnt/demo
 """
 
@@ -62,12 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     umount = commands.add_parser("umount", aliases=["unmount"], help="flush and unmount MOUNTPOINT")
     umount.add_argument("mountpoint", metavar="MOUNTPOINT")
     umount.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the flush")
+    gc = commands.add_parser("gc", help="delete orphaned inodes that crashed mounts left in SOURCE")
+    gc.add_argument("source", metavar="SOURCE")
+    gc.add_argument("-o", dest="options", action="append", default=[], metavar="OPT[,OPT...]",
+                    help="the driver's options, as for mount (e.g. endpoint=URL)")  # fmt: skip
     return parser
 
 
 def normalise_argv(argv: list[str]) -> list[str]:
     """Turn mount.fuse3's `SOURCE DIR -o OPTS` form into `mount SOURCE DIR -o OPTS`."""
-    if argv and argv[0] not in ("mount", "umount", "unmount") and not argv[0].startswith("-"):
+    if argv and argv[0] not in ("mount", "umount", "unmount", "gc") and not argv[0].startswith("-"):
         return ["mount", *argv]
     return argv
 
@@ -77,7 +82,31 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(normalise_argv(sys.argv[1:] if argv is None else argv))
     if args.command == "mount":
         return mount_command(args)
+    if args.command == "gc":
+        return gc_command(args.source, args.options)
     return umount_command(args.mountpoint, args.timeout)
+
+
+def gc_command(text: str, option_texts: list[str]) -> int:
+    """Open SOURCE without mounting and collect what crashed mounts left; live mounts' files are kept."""
+    setup_logging("stderr", "warning")
+    try:
+        source = parse_source(text)
+        options = parse_options(option_texts, source.spec.options, source.spec.scheme)
+        driver = source.spec.open(source.settings, options.for_driver())
+    except SourceError as exc:
+        print(f"cloudfs: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"cloudfs: {exc}", file=sys.stderr)
+        return 1
+    try:
+        collect = getattr(driver, "collect_orphans", None)
+        count = collect() if collect is not None else 0
+    finally:
+        driver.close()
+    print(f"cloudfs: collected {count} orphaned inodes from {text}")
+    return 0
 
 
 def mount_command(args: argparse.Namespace) -> int:
