@@ -179,11 +179,12 @@ class InodeStoreDriver:
         if dst_ino == moved.ino:
             return None
         now = time.time_ns()
-        replaced = None if dst_ino is None else self._replace(txn, moved.is_dir, txn.inode(dst_ino), now)
+        # The entry moves before the replaced inode goes: no entry may name a deleted inode, even mid-change.
         if dst_ino is None:
             txn.add_entry(new_parent, new_name, moved.ino)
         else:
             txn.replace_entry(new_parent, new_name, dst_ino, moved.ino)
+        replaced = None if dst_ino is None else self._replace(txn, moved.is_dir, txn.inode(dst_ino), now)
         txn.remove_entry(parent, name, moved.ino)
         reparented = moved.parent if not moved.is_dir else new_parent
         txn.update_inode(moved, moved.changed(ctime_ns=now, parent=reparented))

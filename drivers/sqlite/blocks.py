@@ -62,21 +62,21 @@ def truncate(db: sqlite3.Connection, ino: int, new_size: int, bs: int, keep: fro
         _put(db, ino, last, row[0][:tail])
 
 
-def store_staged(db: sqlite3.Connection, ino: int, data: StagedData, bs: int) -> int:
-    """Write the blocks `data.dirty_ranges()` touch and drop what lies past `data.size`.
+def store_staged(db: sqlite3.Connection, ino: int, data: StagedData, bs: int, new_size: int) -> int:
+    """Write the blocks `data.dirty_ranges()` touch and drop what lies past `new_size`.
 
     Returns the number of blocks written. Each touched block is rewritten whole
     from the merged view, so calling this twice with the same data is harmless.
     """
-    new_size = data.size
+    limit = min(new_size, data.size)
     touched: set[int] = set()
     for start, end in data.dirty_ranges():
-        end = min(end, new_size)
+        end = min(end, limit)
         if end > start:
             touched.update(range(start // bs, (end - 1) // bs + 1))
     for blockno in sorted(touched):
         start = blockno * bs
-        length = min(bs, new_size - start)
+        length = min(bs, limit - start)
         content = data.read(start, length)
         if len(content) != length:
             msg = f"staged data for inode {ino} gave {len(content)} of {length} bytes at {start}"
