@@ -88,6 +88,9 @@ class Capabilities:
     max_file_size: int = 2**63 - 1
     atime: bool = True
     """Whether reads should update atime (relatime); False where each update costs a request."""
+    create_needs_write: bool = True
+    """Whether a created file must be written once even if empty: an object store defers creating it to that
+    write. Inode stores create the inode in `mknod` and say False, sparing the write."""
     fresh_open: bool = False
     """Whether `open` re-reads the inode from the store (close-to-open between hosts, one read per open)."""
     listing_attrs: bool = True

@@ -371,7 +371,8 @@ class Filesystem:
     def create(self, parent: int, name: bytes, mode: int, flags: int, caller: Caller) -> tuple[int, Attr]:
         """Create and open a regular file."""
         attr = self.mknod(parent, name, stat.S_IFREG | (mode & 0o7777), 0, caller)
-        return self.files.open(attr.ino, True, created_ns=attr.mtime_ns), attr
+        created_ns = attr.mtime_ns if self.caps.create_needs_write else None
+        return self.files.open(attr.ino, True, created_ns=created_ns), attr
 
     def read(self, fh: int, off: int, size: int) -> bytes:
         """Read from an open file."""

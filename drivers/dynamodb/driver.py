@@ -49,6 +49,7 @@ class DynamoDriver(InodeStoreDriver):
                 xattrs=True,
                 atomic_dir_rename=True,
                 persistent_inodes=True,
+                create_needs_write=False,
                 consistency="close-to-open",
                 block_size=READ_UNIT,
                 atime=False,  # an atime update per read would cost a write per read

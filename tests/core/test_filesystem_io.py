@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import time
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from cloudfs.core.context import MountSettings
 from cloudfs.core.filesystem import Filesystem
 from cloudfs.driver import ROOT_INO, AttrChanges
-from cloudfs.drivers.memory import MemoryDriver
+from cloudfs.drivers.memory import FULL_CAPABILITIES, MemoryDriver
 from cloudfs.errors import FsError
 
 from .helpers import ROOT, MakeFs, make_file, store_file
@@ -38,6 +40,18 @@ def test_empty_created_file_is_written_once(fs: Filesystem, driver: MemoryDriver
     """A created file is written once even with no data, so object stores can create it then."""
     make_file(fs, b"f")
     assert driver.calls["write"] == 1
+
+
+def test_empty_created_file_costs_no_write_on_an_inode_store(tmp_path: Path) -> None:
+    """Where mknod stores the inode (create_needs_write off), a flush before any byte (dup2) writes nothing."""
+    driver = MemoryDriver(capabilities=dataclasses.replace(FULL_CAPABILITIES, create_needs_write=False))
+    fs = Filesystem(driver, MountSettings(spool_dir=str(tmp_path / "spool")))
+    fh, attr = fs.create(ROOT_INO, b"f", 0o644, os.O_RDWR, ROOT)
+    fs.flush(fh)
+    fs.write(fh, 0, b"x")
+    fs.release(fh)
+    assert driver.calls["write"] == 1
+    assert driver.read(attr.ino, 0, 10) == b"x"
 
 
 def test_open_and_close_without_writing_costs_no_write(fs: Filesystem, driver: MemoryDriver) -> None:
