@@ -243,18 +243,22 @@ class DynamoStore:
             except FsError as exc:
                 log.warning("session heartbeat failed: %s", exc)
 
-    def live_sessions(self) -> set[str]:
-        """Sessions whose heartbeat is recent."""
+    def sessions(self) -> tuple[set[str], set[str]]:
+        """(live, stale) session names: live ones beat within SESSION_STALE_SECONDS."""
         now = time.time()
-        live = set()
+        live: set[str] = set()
+        stale: set[str] = set()
         for item in self.dynamo.query(items.SESSIONS_ID, b"\x01"):
-            if now - int(item["heartbeat"]["N"]) < SESSION_STALE_SECONDS:
-                live.add(bytes(item["name"]["B"]).decode())
-        return live
+            name = bytes(item["name"]["B"]).decode()
+            (live if now - int(item["heartbeat"]["N"]) < SESSION_STALE_SECONDS else stale).add(name)
+        return live, stale
 
     def collect_orphans(self, include_own: bool = False) -> int:
-        """Purge orphans recorded by sessions that are gone (and this one's, at unmount); returns how many."""
-        live = self.live_sessions()
+        """Purge orphans recorded by sessions that are gone (and this one's, at unmount); returns how many.
+
+        The items of stale sessions go too, once their orphans have.
+        """
+        live, stale = self.sessions()
         if include_own:
             live.discard(self.session)
         count = 0
@@ -262,6 +266,8 @@ class DynamoStore:
             if item.get("session", {}).get("S") in live:
                 continue
             count += self.purge(int(bytes(item["name"]["B"])))
+        for name in stale:
+            self.dynamo.delete(items.key(items.SESSIONS_ID, name.encode()))
         if count:
             log.info("collected %d orphaned inodes", count)
         return count
