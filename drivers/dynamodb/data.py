@@ -12,11 +12,13 @@ retried write is too.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from cloudfs.driver import StagedData
+from cloudfs.readahead import Readahead
 
 from ..inodestore.records import Inode
 from .client import BATCH_WRITE_MAX, Dynamo
@@ -26,6 +28,11 @@ log = logging.getLogger(__name__)
 
 # Batches in flight at once for one write: bounds memory to about 8 x 25 blocks.
 WRITE_WINDOW = 8
+# Sequential readers get a window that doubles up to READ_CAP, fetched as parallel Queries of
+# READ_PART bytes: 14 blocks keep one Query within DynamoDB's 1 MB page.
+READ_PART_BLOCKS = 14
+READ_CAP = 8 * 1024 * 1024
+READERS = 4
 
 
 class FileData:
@@ -37,6 +44,11 @@ class FileData:
         self.block_size = block_size
         self.inline_max = inline_max
         self._pool = ThreadPoolExecutor(max_workers=WRITE_WINDOW, thread_name_prefix="cloudfs-blocks")
+        self._read_pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="cloudfs-readahead")
+        part = READ_PART_BLOCKS * block_size
+        self._readahead = Readahead(self._fetch, self._read_pool, initial=part, cap=max(READ_CAP, part), part=part)
+        self._versions: dict[int, int] = {}
+        self._lock = threading.Lock()
 
     def read(self, inode: Inode, item: Item, off: int, size: int) -> bytes:
         """Up to `size` bytes at `off`; holes and the unstored tail read as zeros."""
@@ -46,17 +58,26 @@ class FileData:
         if inode.size <= self.inline_max:
             data = inline_data(item)[off:end]
             return data + bytes(end - off - len(data))
+        with self._lock:
+            if self._versions.get(inode.ino) != inode.version:
+                self._readahead.drop(inode.ino)  # another version: what was read ahead may be stale
+                self._versions[inode.ino] = inode.version
+        return self._readahead.read(inode.ino, off, size, inode.size)
+
+    def _fetch(self, ino: int, start: int, end: int) -> bytes:
+        """Bytes `[start, end)` of block file `ino` from one Query (per page); holes as zeros."""
         bs = self.block_size
-        buf = bytearray(end - off)
-        for num, block in self.dynamo.query_blocks(inode.ino, off // bs, (end - 1) // bs):
-            start = num * bs
-            lo, hi = max(off, start), min(end, start + len(block))
+        buf = bytearray(end - start)
+        for num, block in self.dynamo.query_blocks(ino, start // bs, (end - 1) // bs):
+            block_start = num * bs
+            lo, hi = max(start, block_start), min(end, block_start + len(block))
             if hi > lo:
-                buf[lo - off : hi - off] = block[lo - start : hi - start]
+                buf[lo - start : hi - start] = block[lo - block_start : hi - block_start]
         return bytes(buf)
 
     def write(self, inode: Inode, item: Item, new_size: int, data: StagedData | None) -> bytes | None:
         """Store what changed and cut to `new_size`; returns the inline contents, or None for a block file."""
+        self._readahead.drop(inode.ino)
         if new_size <= self.inline_max:
             content = data.read(0, min(data.size, new_size)) if data else self.read(inode, item, 0, new_size)
             if inode.size > self.inline_max:
@@ -155,5 +176,6 @@ class FileData:
         return in_flight
 
     def close(self) -> None:
-        """Stop the block writers."""
+        """Stop the block writers and readers."""
         self._pool.shutdown(wait=True)
+        self._read_pool.shutdown(wait=True)

@@ -27,7 +27,7 @@ from .tables import Tables
 log = logging.getLogger(__name__)
 
 NO_CREDENTIALS = "no AWS credentials found (set AWS_PROFILE, AWS_ACCESS_KEY_ID, or -o profile=)"
-# The core reads through its cache in units of this many bytes: two blocks a request.
+# The core reads through its cache in units of this many bytes (two blocks); the driver reads ahead.
 READ_UNIT = 128 * 1024
 
 

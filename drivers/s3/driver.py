@@ -20,13 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cloudfs.driver import ROOT_INO, Attr, Capabilities, StatFs
 from cloudfs.errors import FsError
+from cloudfs.readahead import Readahead
 
 from .cache import MetaCache
 from .data import DataOps
 from .inodes import InodeTable, child, join, name_bytes, parent_of
 from .layout import Defaults, Entry, Orphan, from_head, listed_dir, listed_file, now_ns, to_headers
 from .lookahead import Lookahead
-from .reader import Readahead
 from .rename import RenameOps
 from .store import Store
 

@@ -1,4 +1,4 @@
-"""Ranged reads with sequential readahead.
+"""Ranged reads with sequential readahead, for drivers that read a file in ranges (S3 objects, DynamoDB blocks).
 
 A reader that keeps reading where it stopped gets a window that starts at
 1 MiB and doubles up to a cap; windows larger than one part are fetched as
@@ -9,11 +9,14 @@ was asked and resets the window, so random readers never pay for readahead.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 MiB = 1024 * 1024
+# Files whose read position and buffer are kept: each buffer may hold a whole window.
+MAX_FILES = 16
 
 
 @dataclass
@@ -44,13 +47,16 @@ class Readahead:
         self.cap = cap
         self.part = part
         self._lock = threading.Lock()
-        self._states: dict[int, tuple[threading.Lock, _State]] = {}
+        self._states: OrderedDict[int, tuple[threading.Lock, _State]] = OrderedDict()
 
     def _state(self, ino: int) -> tuple[threading.Lock, _State]:
-        """The lock and state of `ino`, created on first use."""
+        """The lock and state of `ino`, created on first use; only the MAX_FILES latest are kept (memory)."""
         with self._lock:
             if ino not in self._states:
                 self._states[ino] = (threading.Lock(), _State())
+                while len(self._states) > MAX_FILES:
+                    self._states.popitem(last=False)
+            self._states.move_to_end(ino)
             return self._states[ino]
 
     def drop(self, ino: int) -> None:
