@@ -92,7 +92,8 @@ class Capabilities:
     """Whether a created file must be written once even if empty: an object store defers creating it to that
     write. Inode stores create the inode in `mknod` and say False, sparing the write."""
     fresh_open: bool = False
-    """Whether `open` re-reads the inode from the store (close-to-open between hosts, one read per open)."""
+    """Whether `open` re-reads the inode with `getattr(ino, fresh=True)` (close-to-open between hosts, one read
+    per open)."""
     listing_attrs: bool = True
     """Whether `readdir` attributes are complete; False where a listing lacks modes, owners or times
     (S3 headers), so lookups must still ask the driver."""
@@ -134,8 +135,11 @@ class Driver(Protocol):
 
     capabilities: Capabilities
 
-    def getattr(self, ino: int) -> Attr:
-        """Attributes of `ino`. ENOENT if it no longer exists."""
+    def getattr(self, ino: int, fresh: bool = False) -> Attr:
+        """Attributes of `ino`, from the store itself when `fresh` (open's close-to-open check). ENOENT if gone.
+
+        Without `fresh` a driver may answer from what it learnt within the core's attribute TTL.
+        """
 
     def lookup(self, parent: int, name: bytes) -> Attr:
         """Attributes of entry `name` in directory `parent`. ENOENT if absent, ENOTDIR if parent is no directory."""

@@ -353,7 +353,7 @@ class Filesystem:
     def open(self, ino: int, flags: int, caller: Caller) -> int:
         """Open a file; returns a file handle."""
         if self.caps.fresh_open and not self.files.is_open(ino):
-            self.cache.put_attr(self.driver.getattr(ino))
+            self.cache.put_attr(self.driver.getattr(ino, fresh=True))
         attr = self._attr(ino)
         if stat.S_ISDIR(attr.mode):
             raise FsError(errno.EISDIR, f"inode {ino} is a directory")

@@ -15,6 +15,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 import boto3
@@ -159,21 +160,29 @@ class Dynamo:
                 return
             request["ExclusiveStartKey"] = last
 
-    def batch_get(self, keys: list[Item]) -> list[Item]:
-        """Items of the metadata table by key, 100 a request, strongly consistent; absent keys are skipped."""
+    def batch_get(self, keys: list[Item], pool: Executor | None = None) -> list[Item]:
+        """Items of the metadata table by key, 100 a request (in parallel on `pool`), strongly consistent.
+
+        Absent keys are skipped.
+        """
+        chunks = [keys[start : start + BATCH_GET_MAX] for start in range(0, len(keys), BATCH_GET_MAX)]
+        runs = (
+            pool.map(self._batch_get, chunks) if pool is not None and len(chunks) > 1 else map(self._batch_get, chunks)
+        )
+        return [item for found in runs for item in found]
+
+    def _batch_get(self, keys: list[Item]) -> list[Item]:
+        """One BatchGetItem of at most 100 keys, resending what DynamoDB left unprocessed."""
         found: list[Item] = []
-        for start in range(0, len(keys), BATCH_GET_MAX):
-            pending = {self.table: {"Keys": keys[start : start + BATCH_GET_MAX], "ConsistentRead": True}}
-            for attempt in range(20):
-                r = self.call("BatchGetItem", lambda p=pending: self.client.batch_get_item(RequestItems=p))
-                found.extend(r.get("Responses", {}).get(self.table, []))
-                pending = r.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-                _backoff(attempt)
-            else:
-                raise FsError(errno.EIO, "BatchGetItem left keys unprocessed")
-        return found
+        pending = {self.table: {"Keys": keys, "ConsistentRead": True}}
+        for attempt in range(20):
+            r = self.call("BatchGetItem", lambda p=pending: self.client.batch_get_item(RequestItems=p))
+            found.extend(r.get("Responses", {}).get(self.table, []))
+            pending = r.get("UnprocessedKeys") or {}
+            if not pending:
+                return found
+            _backoff(attempt)
+        raise FsError(errno.EIO, "BatchGetItem left keys unprocessed")
 
     # Metadata writes.
 

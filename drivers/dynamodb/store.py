@@ -20,6 +20,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from cloudfs.errors import FsError
@@ -47,6 +48,8 @@ SESSION_STALE_SECONDS = 90.0
 CAPACITY_BYTES = 2**50
 CAPACITY_INODES = 2**40
 USAGE_TTL = 60.0
+# BatchGetItems of one listing in flight at once.
+LISTING_FANOUT = 4
 
 
 class ItemCache:
@@ -136,6 +139,7 @@ class DynamoStore:
         self.data = FileData(dynamo, block_size, inline_max)
         self.session = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._usage: tuple[float, tuple[int, int, int, int]] | None = None
+        self._pool = ThreadPoolExecutor(max_workers=LISTING_FANOUT, thread_name_prefix="cloudfs-listing")
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
 
@@ -190,7 +194,7 @@ class DynamoStore:
             raise FsError(errno.ENOTDIR, f"inode {parent} is not a directory")
         wanted = sorted({ino for _, ino in entries})
         found: dict[int, Inode] = {}
-        for item in self.dynamo.batch_get([items.key(ino, INODE_NAME) for ino in wanted]):
+        for item in self.dynamo.batch_get([items.key(ino, INODE_NAME) for ino in wanted], self._pool):
             inode = items.inode_from(item)
             found[inode.ino] = inode
             self.cache.put((inode.ino, INODE_NAME), item)
@@ -301,3 +305,4 @@ class DynamoStore:
             except FsError as exc:
                 log.warning("could not end session %s cleanly: %s", self.session, exc)
         self.data.close()
+        self._pool.shutdown(wait=True)

@@ -42,9 +42,9 @@ class InodeStoreDriver:
 
     # Lookups.
 
-    def getattr(self, ino: int) -> Attr:
-        """Attributes of `ino`. ENOENT if it no longer exists."""
-        return self.store.read("getattr", lambda txn: txn.inode(ino)).attr()
+    def getattr(self, ino: int, fresh: bool = False) -> Attr:
+        """Attributes of `ino`, read fresh when asked, else possibly from what the store learnt just now. ENOENT."""
+        return self.store.read("getattr", lambda txn: txn.inode(ino), fresh=fresh).attr()
 
     def lookup(self, parent: int, name: bytes) -> Attr:
         """Attributes of entry `name` in directory `parent`, read fresh. ENOENT, ENOTDIR."""

@@ -141,8 +141,8 @@ class MemoryDriver:
     # -- namespace ---------------------------------------------------------
 
     @_protocol_call
-    def getattr(self, ino: int) -> Attr:
-        """Attributes of `ino`; orphans included."""
+    def getattr(self, ino: int, fresh: bool = False) -> Attr:
+        """Attributes of `ino`; orphans included. Always fresh: the store is here."""
         return self._node(ino).attr()
 
     @_protocol_call

@@ -218,8 +218,8 @@ class S3Driver(DataOps, RenameOps):
 
     # -- namespace -------------------------------------------------------
 
-    def getattr(self, ino: int) -> Attr:
-        """Attributes of `ino`; served from the cache when fresh."""
+    def getattr(self, ino: int, fresh: bool = False) -> Attr:
+        """Attributes of `ino`, from the cache while it holds them (the core never asks `fresh`: no fresh_open)."""
         orphan = self._orphan(ino)
         if orphan is not None:
             return self._attr(ino, orphan.entry, nlink=0)
