@@ -1,9 +1,12 @@
-"""A counting HTTP proxy on 127.0.0.1 in front of one S3 server.
+"""A counting HTTP proxy on 127.0.0.1 in front of one S3 (or DynamoDB) server.
 
 Every request is named by its S3 operation (method plus the shape of path and
 query: PUT, GET range, LIST, COPY, part, …) and counted, with the body bytes
 each way. Bodies are streamed in both directions, so a 256 MiB object never sits
-in memory. Clients must use path-style addressing (`/bucket/key`).
+in memory. Clients must use path-style addressing (`/bucket/key`). A DynamoDB
+request (`POST /` with `X-Amz-Target: DynamoDB_20120810.<Operation>`) is named
+by its operation; a `refine` function given to the proxy may rename a request
+from its (small) body, e.g. by the table it names.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import IO
@@ -29,10 +33,15 @@ MULTIPART_NAMES = {
     ("DELETE", "uploadId"): "MPU abort",
     ("GET", "uploadId"): "part list",
 }
+# Bodies up to this size are read whole before relaying when the proxy has a `refine` function.
+REFINE_MAX = 4 << 20
+Refine = Callable[[str, bytes], str]
 
 
 def classify(method: str, target: str, headers: Message) -> str:
-    """The S3 operation of one path-style request, e.g. "GET range", "LIST", "part copy"."""
+    """The S3 operation of one path-style request, e.g. "GET range", "LIST", "part copy"; DynamoDB's by name."""
+    if target_header := headers.get("X-Amz-Target", ""):
+        return target_header.rpartition(".")[2] or target_header
     split = urllib.parse.urlsplit(target)
     query = {k for k in urllib.parse.parse_qs(split.query, keep_blank_values=True) if k != "x-id"}
     has_key = "/" in split.path.strip("/")
@@ -58,20 +67,30 @@ def classify(method: str, target: str, headers: Message) -> str:
 
 @dataclass
 class Tally:
-    """Requests by operation and body bytes up (to the server) and down, since the last take."""
+    """Requests by operation and body bytes up (to the server) and down, since the last take.
+
+    `server_seconds`: the requests' time from being relayed to the server until its answer was relayed
+    back (the added latency not included), summed.
+    """
 
     requests: Counter[str] = field(default_factory=Counter)
     bytes_up: int = 0
     bytes_down: int = 0
+    server_seconds: float = 0.0
 
 
 class CountingProxy:
     """The proxy: `url` to point tools at, `take()` to read and reset the tally."""
 
-    def __init__(self, upstream: str, latency: float = 0.0) -> None:
-        """Relay to `upstream`, holding each request `latency` seconds first (a WAN round trip; 0 on loopback)."""
+    def __init__(self, upstream: str, latency: float = 0.0, refine: Refine | None = None) -> None:
+        """Relay to `upstream`, holding each request `latency` seconds first (a WAN round trip; 0 on loopback).
+
+        `refine(operation, body)`, when given, names each request of a known length up to REFINE_MAX
+        bytes from its body (which is then read whole before it is relayed).
+        """
         self.upstream = urllib.parse.urlsplit(upstream)
         self.latency = latency
+        self.refine = refine
         self._tally = Tally()
         self._lock = threading.Lock()
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
@@ -79,13 +98,14 @@ class CountingProxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def record(self, operation: str = "", up: int = 0, down: int = 0) -> None:
-        """Count one request (when `operation` is given) and body bytes."""
+    def record(self, operation: str = "", up: int = 0, down: int = 0, seconds: float = 0.0) -> None:
+        """Count one request (when `operation` is given), body bytes and time spent on the server's side."""
         with self._lock:
             if operation:
                 self._tally.requests[operation] += 1
             self._tally.bytes_up += up
             self._tally.bytes_down += down
+            self._tally.server_seconds += seconds
 
     def take(self) -> Tally:
         """The tally since the last take, then reset."""
@@ -145,11 +165,19 @@ def _handler_class(proxy: CountingProxy) -> type[http.server.BaseHTTPRequestHand
             """Quiet: the tally is the output."""
 
         def _handle(self) -> None:
-            proxy.record(classify(self.command, self.path, self.headers))
+            operation = classify(self.command, self.path, self.headers)
+            body = None
+            chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+            length = int(self.headers.get("Content-Length", 0) or 0)
+            if proxy.refine is not None and not chunked and length <= REFINE_MAX:
+                body = self.rfile.read(length)
+                operation = proxy.refine(operation, body)
+            proxy.record(operation)
             time.sleep(proxy.latency)
+            start = time.perf_counter()
             conn = proxy.connect()
             try:
-                self._send_upstream(conn)
+                self._send_upstream(conn, body)
                 resp = conn.getresponse()
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
@@ -161,12 +189,13 @@ def _handler_class(proxy: CountingProxy) -> type[http.server.BaseHTTPRequestHand
                 self.close_connection = True
             finally:
                 conn.close()
+                proxy.record(seconds=time.perf_counter() - start)
 
-        def _send_upstream(self, conn: http.client.HTTPConnection) -> None:
-            """Send the request line, headers and body to the server."""
-            chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
-            body = _read_chunked(self.rfile) if chunked else b""
-            length = len(body) if chunked else int(self.headers.get("Content-Length", 0) or 0)
+        def _send_upstream(self, conn: http.client.HTTPConnection, read: bytes | None = None) -> None:
+            """Send the request line, headers and body (`read`: the body, already read whole) to the server."""
+            if read is None and "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                read = _read_chunked(self.rfile)
+            length = len(read) if read is not None else int(self.headers.get("Content-Length", 0) or 0)
             conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
             for key, value in self.headers.items():
                 if key.lower() not in HOP_HEADERS and key.lower() != "content-length":
@@ -174,9 +203,9 @@ def _handler_class(proxy: CountingProxy) -> type[http.server.BaseHTTPRequestHand
             if length or self.command in ("PUT", "POST"):
                 conn.putheader("Content-Length", str(length))
             conn.endheaders()
-            sent = len(body) if chunked else _copy(self.rfile, conn.send, length)
-            if chunked:
-                conn.send(body)
+            if read is not None:
+                conn.send(read)
+            sent = length if read is not None else _copy(self.rfile, conn.send, length)
             proxy.record(up=sent)
 
         def _relay(self, resp: http.client.HTTPResponse) -> None:
