@@ -2,7 +2,7 @@
 
 Each server is a subprocess started by a context manager that waits until it
 answers and stops it (by its own PID) on exit. Tests talk HTTP to them; no
-botocore patching. Also reusable for DynamoDB (moto serves it too).
+botocore patching. DynamoDB tests get a moto server of their own (`moto_dynamodb`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -101,11 +102,19 @@ class S3Server:
 
 
 @contextmanager
-def moto_server() -> Iterator[S3Server]:
-    """moto's server (S3 and DynamoDB) in a subprocess on a free port."""
+def moto_server(atomic: bool = False) -> Iterator[S3Server]:
+    """moto's server (S3 and DynamoDB) in a subprocess on a free port; `atomic`: as tests/moto_server.py serves it.
+
+    DynamoDB tests need `atomic`: plain moto lets concurrent requests change each
+    other's tables mid-way, and its transactions cost time in proportion to the table.
+    """
     port = free_port()
-    cmd = [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if atomic:
+        cmd = [sys.executable, "-m", "tests.moto_server", HOST, str(port)]
+    else:
+        cmd = [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)]
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_listening(port, proc)
         yield S3Server("moto", f"http://{HOST}:{port}")
@@ -172,23 +181,34 @@ SERVERS = {"moto": moto_server, "seaweedfs": seaweedfs_server}
 
 @dataclass
 class RequestCounter:
-    """Counts HTTP requests a client sends, by operation name, via botocore's event hooks."""
+    """Counts HTTP requests a client of `service` sends, by operation name, via botocore's event hooks.
 
+    Requests sent from threads named in `ignore_threads` (a driver's periodic
+    background work, say) are not counted.
+    """
+
+    service: str = "s3"
+    ignore_threads: tuple[str, ...] = ()
     counts: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def attach(self, client: Any) -> RequestCounter:
         """Start counting the requests of `client`."""
-        client.meta.events.register("request-created.s3", self._created)
+        client.meta.events.register(f"request-created.{self.service}", self._created)
         return self
 
     def _created(self, operation_name: str = "", **_: Any) -> None:
-        """botocore hook: one HTTP request is about to be sent."""
-        self.counts[operation_name] += 1
+        """botocore hook: one HTTP request is about to be sent (from any of the driver's threads)."""
+        if threading.current_thread().name in self.ignore_threads:
+            return
+        with self._lock:
+            self.counts[operation_name] += 1
 
     def take(self) -> dict[str, int]:
         """The counts since the last take, then reset."""
-        out = dict(self.counts)
-        self.counts.clear()
+        with self._lock:
+            out = dict(self.counts)
+            self.counts.clear()
         return out
 
 
@@ -232,6 +252,46 @@ def seaweedfs_s3() -> Iterator[S3Server]:
         yield server
 
 
+@dataclass
+class DynamoServer:
+    """A running DynamoDB endpoint (moto) and the region tests use on it."""
+
+    url: str
+    region: str = "us-east-1"
+
+    def client(self, region: str | None = None) -> Any:
+        """A plain boto3 DynamoDB client on this endpoint with dummy keys and no botocore retries."""
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=self.url,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            region_name=region or self.region,
+            config=Config(retries={"total_max_attempts": 1}),
+        )
+
+
+@pytest.fixture(scope="session")
+def moto_dynamodb() -> Iterator[DynamoServer]:
+    """A moto server of its own for DynamoDB (apart from the S3 one, atomic), with dummy credentials in the env."""
+    with _aws_env(), moto_server(atomic=True) as server:
+        yield DynamoServer(server.url)
+
+
+_tables = itertools.count(1)
+
+
+def fresh_table(tag: str) -> str:
+    """A valid table name no other test in this process uses; short enough that NAME + "Blocks" is valid too."""
+    clean = re.sub(r"[^A-Za-z0-9_.-]", "-", tag)[:60] or "t"
+    return f"cloudfs-{clean}-{os.getpid()}-{next(_tables)}"
+
+
+def dynamodb_options(server: DynamoServer, **extra: str) -> dict[str, str]:
+    """Options (as for `-o`) that point the DynamoDB driver at `server`."""
+    return {"endpoint": server.url, **extra}
+
+
 _prefixes = itertools.count(1)
 
 
@@ -265,6 +325,7 @@ class FlakyProxy:
         self.seen = 0
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests ever handled at once
+        self.operations: Counter[str] = Counter()  # requests seen, by `operation(handler)`
         self._lock = threading.Lock()
         proxy = self
 
@@ -272,6 +333,9 @@ class FlakyProxy:
             """Forwards one request, or fails it."""
 
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes: with Nagle's algorithm each answer would
+            # wait for the client's delayed ACK (40 ms on Linux).
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: tests read counts, not logs."""
@@ -281,6 +345,7 @@ class FlakyProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
                 with proxy._lock:
                     proxy.seen += 1
+                    proxy.operations[proxy.operation(self)] += 1
                     proxy.in_flight += 1
                     proxy.max_in_flight = max(proxy.max_in_flight, proxy.in_flight)
                     eligible = proxy.faults and proxy.only in self.path
@@ -314,6 +379,10 @@ class FlakyProxy:
         self.url = f"http://{HOST}:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
+    def operation(self, handler: http.server.BaseHTTPRequestHandler) -> str:
+        """What `operations` counts a request under: its HTTP method here."""
+        return handler.command
+
     def forward(self, handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
         """Send the request upstream and relay the answer."""
         conn = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=30)
@@ -342,3 +411,53 @@ class FlakyProxy:
         """Stop serving and close the socket."""
         self.server.shutdown()
         self.server.server_close()
+
+
+class DynamoCountingProxy(FlakyProxy):
+    """A FlakyProxy in front of a DynamoDB endpoint that counts requests by operation, optionally delaying each.
+
+    DynamoDB requests are `POST /` naming the operation in `X-Amz-Target:
+    DynamoDB_20120810.<Operation>`; mounted tests read the counts, since the
+    daemon's own client cannot be hooked from the test process.
+    """
+
+    def __init__(self, upstream: str, delay: float = 0.0) -> None:
+        """Listen on a free port of 127.0.0.1 in front of `upstream`, holding each request `delay` seconds."""
+        super().__init__(upstream)
+        self.delay = delay
+        self._gates: dict[str, threading.Event] = {}
+        self._arrived: dict[str, threading.Event] = {}
+
+    def hold(self, operation: str) -> None:
+        """Keep requests for `operation` waiting (up to 60 s) until `release`, to force an interleaving."""
+        self._arrived[operation] = threading.Event()
+        self._gates[operation] = threading.Event()
+
+    def arrived(self, operation: str, timeout: float) -> bool:
+        """Wait until a held request for `operation` has come in; False if none within `timeout` seconds."""
+        return self._arrived[operation].wait(timeout)
+
+    def release(self, operation: str) -> None:
+        """Let held and later requests for `operation` through."""
+        self._gates.pop(operation).set()
+
+    def forward(self, handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+        """Forward, after waiting at the gate if the request's operation is held."""
+        operation = self.operation(handler)
+        gate = self._gates.get(operation)
+        if gate is not None:
+            self._arrived[operation].set()
+            gate.wait(60)
+        super().forward(handler, body)
+
+    def operation(self, handler: http.server.BaseHTTPRequestHandler) -> str:
+        """The DynamoDB operation named by the request's X-Amz-Target header."""
+        target = handler.headers.get("X-Amz-Target", "")
+        return target.rpartition(".")[2] or f"{handler.command} {handler.path}"
+
+    def take(self) -> dict[str, int]:
+        """The counts by operation since the last take, then reset."""
+        with self._lock:
+            out = dict(self.operations)
+            self.operations.clear()
+        return out

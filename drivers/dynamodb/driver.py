@@ -64,8 +64,9 @@ class DynamoDriver(InodeStoreDriver):
         return self.dynamo_store.dynamo.client
 
     def collect_orphans(self) -> int:
-        """Purge orphans of mounts that are gone; returns how many (`cloudfs gc`)."""
-        return self.dynamo_store.collect_orphans()
+        """Purge orphans of mounts that are gone; returns how many this driver purged, at open too (`cloudfs gc`)."""
+        self.dynamo_store.collect_orphans()
+        return self.dynamo_store.collected
 
 
 def connect(location: TableLocation, options: Mapping[str, str]) -> tuple[Dynamo, dict[str, Any]]:

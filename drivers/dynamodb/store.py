@@ -139,6 +139,7 @@ class DynamoStore:
         self.data = FileData(dynamo, block_size, inline_max)
         self.session = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._usage: tuple[float, tuple[int, int, int, int]] | None = None
+        self.collected = 0  # orphans this store purged for crashed mounts (at open and by gc)
         self._pool = ThreadPoolExecutor(max_workers=LISTING_FANOUT, thread_name_prefix="cloudfs-listing")
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
@@ -274,6 +275,7 @@ class DynamoStore:
             self.dynamo.delete(items.key(items.SESSIONS_ID, name.encode()))
         if count:
             log.info("collected %d orphaned inodes", count)
+        self.collected += count
         return count
 
     # The store.

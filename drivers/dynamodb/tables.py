@@ -67,7 +67,8 @@ class Tables:
             return getattr(self.client, method)(**args)
         except ClientError as exc:
             code = error_code(exc)
-            if code in ("AccessDeniedException", "UnrecognizedClientException", "AccessDenied"):
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code in ("AccessDeniedException", "UnrecognizedClientException", "AccessDenied") or status == 403:
                 action = ACTIONS.get(method, method)
                 raise StoreError(
                     f"missing permission {action} on DynamoDB table {table!r}: check credentials and policy"
@@ -78,15 +79,18 @@ class Tables:
         """Make both tables usable; returns the format marker's attributes (block size among them)."""
         meta, blocks = self.location.table, self.location.blocks_table
         created = self._ensure(meta, META_SCHEMA, read_only)
-        self._ensure(blocks, BLOCKS_SCHEMA, read_only)
         marker = self._marker()
+        if marker is None and not created and self._has_items(meta):
+            # Another host may have formatted the table since we looked: its marker comes in the same transaction.
+            marker = self._marker()
+            if marker is None:
+                raise StoreError(f"DynamoDB table {meta!r} is not a cloudfs table (no format marker, and not empty)")
+        self._ensure(blocks, BLOCKS_SCHEMA, read_only)
         if marker is None:
             if read_only:
                 raise StoreError(
                     f"DynamoDB table {meta!r} holds no cloudfs filesystem; a read-only mount cannot create one"
                 )
-            if not created and self._has_items(meta):
-                raise StoreError(f"DynamoDB table {meta!r} is not a cloudfs table (no format marker, and not empty)")
             if self._has_items(blocks):
                 raise StoreError(
                     f"DynamoDB table {blocks!r} is not a cloudfs table (not empty, and {meta!r} has no marker)"

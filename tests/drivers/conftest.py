@@ -88,12 +88,23 @@ def _s3(kind: str) -> Callable[[pytest.FixtureRequest], Store]:
     return factory
 
 
+def _dynamodb(request: pytest.FixtureRequest) -> Store:
+    """A fresh pair of tables (created by the first open) on the moto DynamoDB server on 127.0.0.1."""
+    from cloudfs.drivers.dynamodb import SPEC
+    from tests.servers import dynamodb_options, fresh_table
+
+    server = request.getfixturevalue("moto_dynamodb")
+    settings = SPEC.parse(f"{server.region}/{fresh_table('contract')}")
+    return Store(lambda: SPEC.open(settings, dynamodb_options(server)), persistent=True)
+
+
 FACTORIES: dict[str, Callable[[pytest.FixtureRequest], Store]] = {
     "memory": _memory,
     "memory-minimal": _memory_minimal,
     "sqlite": _sqlite,
     "s3-moto": _s3("moto"),
     "s3-seaweedfs": _s3("seaweedfs"),
+    "dynamodb": _dynamodb,
 }
 
 

@@ -22,11 +22,11 @@ SUITE_SECONDS = 600  # a whole run on a slow store (S3 on moto) takes about 300 
 suite_timeout = pytest.mark.timeout(SUITE_SECONDS + 60)
 
 
-def run_suite(directory: Path, target: str) -> tuple[str, str]:
+def run_suite(directory: Path, target: str, timeout: float = SUITE_SECONDS) -> tuple[str, str]:
     """Run the suite on `directory` with the target's expectations; returns (summary line, full output)."""
     done = subprocess.run(
         [sys.executable, "-m", "posix_tests", str(directory), "--target", target],
-        cwd=SUITE, capture_output=True, text=True, timeout=SUITE_SECONDS,
+        cwd=SUITE, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
     match = SUMMARY.search(done.stdout)
     assert match, done.stdout + done.stderr
