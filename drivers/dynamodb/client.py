@@ -22,13 +22,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
 )
-from urllib3.exceptions import ProtocolError
 
+from cloudfs.aws import NETWORK_ERRORS
 from cloudfs.errors import FsError
 from cloudfs.retry import RetryPolicy
 
@@ -52,14 +48,6 @@ TRANSIENT_CODES = frozenset(
 )
 # Reasons a transaction was cancelled that a plain resend (same token) may cure.
 TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "None"})
-NETWORK_ERRORS = (
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-    ProtocolError,
-    ConnectionError,
-)
 BATCH_WRITE_MAX = 25
 BATCH_GET_MAX = 100
 TRANSACTION_MAX = 100

@@ -8,6 +8,7 @@ that crashed mounts left. Everything else is `InodeStoreDriver` over
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping
@@ -15,10 +16,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
-from cloudfs.driver import Capabilities
+from cloudfs.aws import NO_CREDENTIALS
 from cloudfs.errors import StoreError
 
-from ..inodestore.model import InodeStoreDriver
+from ..inodestore.model import INODE_STORE_CAPABILITIES, InodeStoreDriver
 from .client import Dynamo, error_code, make_client
 from .source import TableLocation
 from .store import DynamoStore
@@ -26,7 +27,6 @@ from .tables import Tables
 
 log = logging.getLogger(__name__)
 
-NO_CREDENTIALS = "no AWS credentials found (set AWS_PROFILE, AWS_ACCESS_KEY_ID, or -o profile=)"
 # The core reads through its cache in units of this many bytes (two blocks); the driver reads ahead.
 READ_UNIT = 128 * 1024
 
@@ -42,14 +42,8 @@ class DynamoDriver(InodeStoreDriver):
         """Serve `store`."""
         super().__init__(
             store,
-            Capabilities(
-                hard_links=True,
-                symlinks=True,
-                special_files=True,
-                xattrs=True,
-                atomic_dir_rename=True,
-                persistent_inodes=True,
-                create_needs_write=False,
+            dataclasses.replace(
+                INODE_STORE_CAPABILITIES,
                 consistency="close-to-open",
                 block_size=READ_UNIT,
                 atime=False,  # an atime update per read would cost a write per read

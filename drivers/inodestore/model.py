@@ -23,6 +23,18 @@ from .txn import Store, Transaction
 
 log = logging.getLogger(__name__)
 
+# What every inode store keeps; each store adds its consistency, block size and costs.
+INODE_STORE_CAPABILITIES = Capabilities(
+    hard_links=True,
+    symlinks=True,
+    special_files=True,
+    xattrs=True,
+    atomic_dir_rename=True,
+    persistent_inodes=True,
+    create_needs_write=False,
+    consistency="strong",
+)
+
 # Ancestors a directory rename checks; a deeper tree than this is refused (EMLINK) rather than risk a cycle.
 MAX_DEPTH = 64
 

@@ -19,6 +19,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
+from cloudfs.aws import NO_CREDENTIALS
 from cloudfs.driver import DriverSpec
 from cloudfs.errors import SourceError, StoreError
 
@@ -83,7 +84,7 @@ def _check(client: Any, bucket: str) -> str:
         r = client.head_bucket(Bucket=bucket)
         return str(r["ResponseMetadata"]["HTTPHeaders"].get("server", ""))
     except NoCredentialsError:
-        raise StoreError("no AWS credentials found (set AWS_PROFILE, AWS_ACCESS_KEY_ID, or -o profile=)") from None
+        raise StoreError(NO_CREDENTIALS) from None
     except ClientError as exc:
         code = error_code(exc)
         if code in ("404", "NoSuchBucket", "NotFound"):
@@ -107,7 +108,7 @@ def open_driver(settings: object, options: Mapping[str, str]) -> S3Driver:
     except ProfileNotFound as exc:
         raise StoreError(str(exc)) from None
     except NoCredentialsError:
-        raise StoreError("no AWS credentials found (set AWS_PROFILE, AWS_ACCESS_KEY_ID, or -o profile=)") from None
+        raise StoreError(NO_CREDENTIALS) from None
     except BotoCoreError as exc:
         raise StoreError(f"S3 endpoint unreachable for bucket {settings.bucket!r}: {exc}") from None
     umask = int(options.get("umask", str(0o022)))  # the CLI passes the number in decimal

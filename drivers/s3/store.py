@@ -17,14 +17,9 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import (
     ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-    ResponseStreamingError,
 )
-from urllib3.exceptions import ProtocolError
 
+from cloudfs.aws import NETWORK_ERRORS
 from cloudfs.errors import FsError
 from cloudfs.retry import RetryPolicy
 
@@ -48,15 +43,6 @@ TRANSIENT_CODES = frozenset(
         "502",
         "504",
     }
-)
-NETWORK_ERRORS = (
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-    ResponseStreamingError,
-    ProtocolError,
-    ConnectionError,
 )
 MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 

@@ -9,11 +9,10 @@ inodes stay with nlink 0 until `purge` (or the next open, after a crash).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
-from cloudfs.driver import Capabilities
-
-from ..inodestore.model import InodeStoreDriver
+from ..inodestore.model import INODE_STORE_CAPABILITIES, InodeStoreDriver
 from .database import Database
 from .source import SqliteSettings
 from .store import SqliteStore
@@ -30,17 +29,7 @@ class SqliteDriver(InodeStoreDriver):
         """Wrap an open database; capabilities follow its block size."""
         super().__init__(
             SqliteStore(db),
-            Capabilities(
-                hard_links=True,
-                symlinks=True,
-                special_files=True,
-                xattrs=True,
-                atomic_dir_rename=True,
-                persistent_inodes=True,
-                create_needs_write=False,
-                consistency="strong",
-                block_size=db.block_size,
-            ),
+            dataclasses.replace(INODE_STORE_CAPABILITIES, consistency="strong", block_size=db.block_size),
         )
         self.database = db
         self.path = db.path
