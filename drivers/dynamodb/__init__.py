@@ -7,27 +7,21 @@ Modules: `source` parses the source, `tables` creates and checks the tables,
 
 from __future__ import annotations
 
+import dataclasses
+
 from cloudfs.driver import DriverSpec
 
 from .driver import DynamoDriver, open_driver
 from .source import TableLocation, parse
-
-_OPTIONS = frozenset({"endpoint", "profile"})
 
 SPEC = DriverSpec(
     scheme="aws",
     summary="a POSIX filesystem in DynamoDB, shared by several hosts (aws:REGION/TABLE)",
     parse=parse,
     open=open_driver,
-    options=_OPTIONS,
+    options=frozenset({"endpoint", "profile"}),
 )
 
-DYNAMODB_SPEC = DriverSpec(
-    scheme="dynamodb",
-    summary="the same as aws: (dynamodb://REGION/TABLE)",
-    parse=parse,
-    open=open_driver,
-    options=_OPTIONS,
-)
+DYNAMODB_SPEC = dataclasses.replace(SPEC, scheme="dynamodb", summary="the same as aws: (dynamodb://REGION/TABLE)")
 
 __all__ = ["DYNAMODB_SPEC", "SPEC", "DynamoDriver", "TableLocation", "open_driver", "parse"]

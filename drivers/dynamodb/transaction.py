@@ -201,7 +201,7 @@ class DynamoTransaction:
         if not writes:
             return
         if len(writes) == 1:
-            self._commit_one(*writes[0])
+            self._commit_one(writes[0][1])
         else:
             self.store.dynamo.transact([request for _, request in writes])
         self._remember()
@@ -257,19 +257,14 @@ class DynamoTransaction:
         out["nlink"] = items.num(int(item["nlink"]["N"]) + p.nlink_delta)
         return out
 
-    def _commit_one(self, key: Key, request: dict[str, Any]) -> None:
-        """A single-item change as a plain conditional request."""
+    def _commit_one(self, request: dict[str, Any]) -> None:
+        """A single-item change as a plain conditional request (a lone condition check changes nothing)."""
         ((kind, body),) = request.items()
-        client = self.store.dynamo.client
-        args = {k: v for k, v in body.items()}
-        calls = {
-            "Put": client.put_item,
-            "Delete": client.delete_item,
-            "Update": client.update_item,
-        }
         if kind == "ConditionCheck":
-            return  # nothing changes; a read-only call needs no check
-        self.store.dynamo.call(f"{kind}Item", lambda: calls[kind](**args))
+            return
+        client = self.store.dynamo.client
+        send = {"Put": client.put_item, "Delete": client.delete_item, "Update": client.update_item}[kind]
+        self.store.dynamo.call(f"{kind}Item", lambda: send(**body))
 
     def _remember(self) -> None:
         """After a commit: the store's cache learns what this transaction wrote."""
