@@ -150,8 +150,8 @@ def check_mountpoint(path: str, create: bool, nonempty: bool) -> str:
 def run_mount(source: Source, options: MountOptions, mountpoint: str, reporter: Reporter, debug: bool) -> int:
     """Open the driver and serve the mount; failures before mounting go to `reporter`."""
     # Imported here so `cloudfs --help` and bad input never need llfuse loaded.
+    from cloudfs.binding import FuseSettings, choose, serve
     from cloudfs.core.filesystem import Filesystem
-    from cloudfs.fuse.mount import FuseSettings, serve
 
     try:
         driver = source.spec.open(source.settings, options.for_driver())
@@ -172,7 +172,7 @@ def run_mount(source: Source, options: MountOptions, mountpoint: str, reporter: 
     fs = Filesystem(driver, settings)
     try:
         pid_file = record_pid(mountpoint)
-        failed = serve(fs, mountpoint, fuse, reporter.ready)
+        failed = serve(choose(options.binding, driver.capabilities), fs, mountpoint, fuse, reporter.ready)
     except RuntimeError as exc:
         driver.close()
         reporter.failed(1, f"cannot mount on {mountpoint}: {exc}")

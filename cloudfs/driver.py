@@ -29,6 +29,9 @@ ROOT_INO = 1
 XATTR_CREATE = 1
 XATTR_REPLACE = 2
 
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
+
 
 @dataclass(frozen=True, slots=True)
 class Attr:
@@ -97,6 +100,10 @@ class Capabilities:
     listing_attrs: bool = True
     """Whether `readdir` attributes are complete; False where a listing lacks modes, owners or times
     (S3 headers), so lookups must still ask the driver."""
+    locks: Literal["kernel", "shared"] = "kernel"
+    """Who keeps fcntl/flock locks: the kernel, per mount, or the store, across every host (`LockStore`)."""
+    rename_flags: bool = False
+    """Whether `rename` takes RENAME_NOREPLACE and RENAME_EXCHANGE atomically; otherwise they answer EINVAL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,13 +172,16 @@ class Driver(Protocol):
     def rmdir(self, parent: int, name: bytes) -> None:
         """Remove an empty directory, deleting it at once (only files wait for `purge`). ENOTEMPTY, ENOTDIR."""
 
-    def rename(self, parent: int, name: bytes, new_parent: int, new_name: bytes) -> Attr | None:
+    def rename(self, parent: int, name: bytes, new_parent: int, new_name: bytes, flags: int = 0) -> Attr | None:
         """Move an entry, replacing what `new_name` held; returns the replaced inode after (nlink 0 = orphan).
 
         EINVAL when moving a directory into itself, EISDIR/ENOTDIR when the types
         clash, ENOTEMPTY for a non-empty target directory. Renaming onto another
         name of the same inode does nothing and returns None. A replaced
         directory is deleted at once (its returned Attr has nlink 0).
+        With `capabilities.rename_flags`: RENAME_NOREPLACE answers EEXIST when
+        `new_name` exists; RENAME_EXCHANGE swaps two existing entries (ENOENT
+        if either is missing) and returns None.
         """
 
     def setattr(self, ino: int, changes: AttrChanges) -> Attr:
@@ -217,6 +227,52 @@ class Driver(Protocol):
 
     def close(self) -> None:
         """Release connections and locks; the driver is not used again."""
+
+
+@dataclass(frozen=True, slots=True)
+class LockRecord:
+    """One lock held on a file: by `owner` (unique across hosts), of one `family`, over bytes [start, end).
+
+    `end` is None for "to the end of the file, however it grows". `pid` is the
+    holder's process on its own host; `session` names the holder's mount, whose
+    lease decides whether the lock still counts.
+    """
+
+    owner: str
+    family: Literal["posix", "flock"]
+    exclusive: bool
+    start: int
+    end: int | None
+    pid: int
+    session: str
+
+
+@dataclass(frozen=True, slots=True)
+class LockTable:
+    """Every lock held on one file, and the version a conditional write must name (None: no record yet)."""
+
+    records: tuple[LockRecord, ...] = ()
+    version: int | None = None
+
+
+class LockStore(Protocol):
+    """Where a driver with `capabilities.locks == "shared"` keeps locks; the rules are the core's (core/locks)."""
+
+    @property
+    def session(self) -> str:
+        """The holder name this mount's records carry, kept alive by its lease; a new one once a lease was lost."""
+
+    def read_locks(self, ino: int) -> LockTable:
+        """The locks on `ino`, read strongly consistent."""
+
+    def write_locks(self, ino: int, expected: int | None, records: tuple[LockRecord, ...]) -> LockTable | None:
+        """Replace the locks on `ino` if its version is still `expected`; the table now, or None if another won."""
+
+    def sessions_alive(self, sessions: set[str]) -> set[str]:
+        """Which of `sessions` hold a lease that has not run out."""
+
+    def end_session(self) -> None:
+        """Give up the lease at once (clean unmount), after the core has released its locks."""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ GENERIC_PREFIXES = ("x-", "comment=", "helper=")
 CORE_FLAGS = frozenset(
     {"ro", "noatime", "nonempty", "allow_other", "allow_root", "default_permissions", "nodefault_permissions"}
 )
-CORE_VALUES = frozenset({"uid", "gid", "umask", "cache_ttl", "workers", "spool"})
+CORE_VALUES = frozenset({"uid", "gid", "umask", "cache_ttl", "workers", "spool", "binding"})
+BINDINGS = ("llfuse", "mfusepy")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class MountOptions:
     cache_ttl: float = 1.0
     workers: int = 8
     spool: str | None = None
+    binding: str | None = None
     driver: dict[str, str] = field(default_factory=dict)
 
     def for_driver(self) -> dict[str, str]:
@@ -126,6 +128,10 @@ def _core_value(name: str, value: str) -> object:
             if ttl < 0:
                 raise ValueError(value)
             return ttl
+        if name == "binding":
+            if value not in BINDINGS:
+                raise ValueError(value)
+            return value
         if name == "workers":
             workers = int(value)
             if workers < 1:

@@ -217,6 +217,13 @@ class OpenFiles:
             with of.lock:
                 self._flush(of)
 
+    def flush_inode(self, ino: int) -> None:
+        """Write the staged changes of `ino`, if it is open (before its lock is released)."""
+        of = self.get(ino)
+        if of is not None:
+            with of.lock:
+                self._flush(of)
+
     def close_all(self) -> int:
         """Flush every file and drop its spool file (unmount, signals); returns how many could not be written."""
         with self._lock:

@@ -28,14 +28,18 @@ from cloudfs.core.cache import MISSING, MetaCache
 from cloudfs.core.context import Caller, MountSettings
 from cloudfs.core.files import OpenFiles
 from cloudfs.core.readcache import ReadCache
+from cloudfs.core.shared_locks import LockRequest, SharedLocks
 from cloudfs.core.staging import Spool
-from cloudfs.driver import ROOT_INO, Attr, AttrChanges, Driver, StatFs
+from cloudfs.driver import RENAME_EXCHANGE, RENAME_NOREPLACE, ROOT_INO, Attr, AttrChanges, Driver, LockRecord, StatFs
 from cloudfs.errors import FsError
 
 log = logging.getLogger(__name__)
 
 XATTR_NAMESPACES = (b"user.", b"trusted.", b"security.")
 RELATIME_NS = 24 * 3600 * 10**9
+FALLOC_FL_KEEP_SIZE = 0x01
+FALLOC_FL_PUNCH_HOLE = 0x02
+ZEROS_CHUNK = 1024 * 1024
 
 
 @dataclass
@@ -65,6 +69,11 @@ class Filesystem:
         self._parents: dict[int, int] = {ROOT_INO: ROOT_INO}
         self._dirs: dict[int, DirHandle] = {}
         self._next_dir_fh = 1
+        self.locks = (
+            SharedLocks(driver.lock_store, self.files.flush_inode, self._revalidate)  # type: ignore[attr-defined]
+            if self.caps.locks == "shared"
+            else None
+        )
 
     # -- attributes ------------------------------------------------------------
 
@@ -91,8 +100,11 @@ class Filesystem:
             gid=attr.gid if s.gid is None else s.gid,
         )
 
-    def lookup(self, parent: int, name: bytes, caller: Caller) -> Attr | None:
-        """Entry `name` in `parent`, or None when it does not exist; counts a kernel reference."""
+    def lookup(self, parent: int, name: bytes, caller: Caller, remember: bool = True) -> Attr | None:
+        """Entry `name` in `parent`, or None when it does not exist; counts a kernel reference if `remember`.
+
+        A path-based binding walks paths itself and never forgets: it passes `remember=False`.
+        """
         self._check_name(name)
         if self.settings.check_permissions:
             perms.require_access(self.getattr(parent), caller, os.X_OK)
@@ -115,7 +127,8 @@ class Filesystem:
             else:
                 attr = cached  # type: ignore[assignment]
         # `.` and `..` name the directory itself or its parent: neither is a child of `parent`.
-        self._remember(attr, None if name in (b".", b"..") else parent)
+        if remember:
+            self._remember(attr, None if name in (b".", b"..") else parent)
         return self._present(attr)
 
     def _remember(self, attr: Attr, parent: int | None) -> None:
@@ -256,14 +269,32 @@ class Filesystem:
         self.cache.drop_attr(parent)
         self.cache.drop_listing(parent)
 
-    def rename(self, parent: int, name: bytes, new_parent: int, new_name: bytes, caller: Caller) -> None:
-        """Move an entry, replacing the target."""
+    def rename(
+        self, parent: int, name: bytes, new_parent: int, new_name: bytes, caller: Caller, flags: int = 0
+    ) -> None:
+        """Move an entry, replacing the target; RENAME_NOREPLACE and RENAME_EXCHANGE where the driver has them."""
         self._check_writable()
         self._check_name(new_name)
+        if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) or flags == RENAME_NOREPLACE | RENAME_EXCHANGE:
+            raise FsError(errno.EINVAL, f"rename flags {flags:#x} are not valid")
+        if flags and not self.caps.rename_flags:
+            raise FsError(errno.EINVAL, "this store cannot rename with RENAME_NOREPLACE or RENAME_EXCHANGE")
         moved = self._lookup_attr(parent, name)
         if self.settings.check_permissions:
             self._check_rename(parent, moved, new_parent, new_name, caller)
-        replaced = self.driver.rename(parent, name, new_parent, new_name)
+        if flags & RENAME_EXCHANGE:
+            other = self._lookup_attr(new_parent, new_name)
+            self.driver.rename(parent, name, new_parent, new_name, flags)
+            for directory, entry, attr in ((parent, name, other), (new_parent, new_name, moved)):
+                self.cache.drop_entry(directory, entry)
+                self.cache.drop_listing(directory)
+                self.cache.drop_attr(directory)
+                self.cache.drop_attr(attr.ino)
+                if stat.S_ISDIR(attr.mode):
+                    with self._lock:
+                        self._parents[attr.ino] = directory
+            return
+        replaced = self.driver.rename(parent, name, new_parent, new_name, flags)
         self.cache.drop_entry(parent, name)
         self.cache.drop_listing(parent)  # a rename onto another link of the same inode leaves `name` in place
         self.cache.drop_attr(moved.ino)
@@ -410,6 +441,52 @@ class Filesystem:
         """Last close of a handle."""
         self.files.release(fh)
 
+    def fallocate(self, fh: int, mode: int, off: int, length: int) -> None:
+        """fallocate(2): mode 0 grows the file to cover the range; KEEP_SIZE alone has nothing to reserve in a
+        store; PUNCH_HOLE (with KEEP_SIZE) zeroes the range. Others: EOPNOTSUPP."""
+        handle = self.files.handle(fh)
+        if off < 0 or length <= 0:
+            raise FsError(errno.EINVAL, "fallocate needs a non-negative offset and a positive length")
+        if off + length > self.caps.max_file_size:
+            raise FsError(errno.EFBIG, "fallocate beyond the store's largest file size")
+        if mode not in (0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE):
+            raise FsError(errno.EOPNOTSUPP, f"fallocate mode {mode:#x} is not supported")
+        if not handle.writable:
+            raise FsError(errno.EBADF, f"handle {fh} is not open for writing")
+        size = self.getattr(handle.ino).size
+        if mode == 0:
+            if off + length > size:
+                self.files.truncate(handle.ino, off + length, None)
+        elif mode & FALLOC_FL_PUNCH_HOLE:
+            for start in range(off, min(off + length, size), ZEROS_CHUNK):
+                self.files.write(fh, start, bytes(min(ZEROS_CHUNK, min(off + length, size) - start)))
+
+    # -- locks kept by the store (capabilities.locks == "shared") ----------------
+
+    def lock_test(self, fh: int, request: LockRequest) -> LockRecord | None:
+        """F_GETLK: the lock that would block `request`, on any host."""
+        return self._shared_locks().test(self.files.handle(fh).ino, request)
+
+    def lock(self, fh: int, request: LockRequest, wait: bool, interrupted: Callable[[], bool]) -> None:
+        """F_SETLK, F_SETLKW and flock: EAGAIN when held elsewhere and not waiting, EINTR when interrupted."""
+        self._shared_locks().set(self.files.handle(fh).ino, request, wait, interrupted)
+
+    def release_locks(self, fh: int, owner: int, family: str) -> None:
+        """A close: `owner` drops its locks of `family` on the file (nothing to do, no request, if it held none)."""
+        if self.locks is not None:
+            self.locks.release_owner(self.files.handle(fh).ino, owner, family)
+
+    def _shared_locks(self) -> SharedLocks:
+        if self.locks is None:
+            raise FsError(errno.ENOLCK, "this store keeps no locks; the kernel does")
+        return self.locks
+
+    def _revalidate(self, ino: int) -> None:
+        """A lock was taken: what another host wrote before must be read anew, from the store."""
+        self.cache.drop_attr(ino)
+        self.files.read_cache.invalidate(ino)
+        self.invalidate_kernel(ino)
+
     # -- extended attributes and the rest --------------------------------------
 
     def getxattr(self, ino: int, name: bytes, caller: Caller | None = None) -> bytes:
@@ -451,6 +528,8 @@ class Filesystem:
         """Flush everything and close the driver; returns how many files could not be written."""
         started = time.monotonic()
         failed = self.files.close_all()
+        if self.locks is not None:
+            self.locks.release_all()
         if failed:
             log.error("%d file(s) could not be written; their data stays in %s", failed, self.files.spool.path)
         else:

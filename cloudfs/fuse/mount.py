@@ -9,27 +9,14 @@ from __future__ import annotations
 import logging
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import llfuse
 
+from cloudfs.binding import FuseSettings
 from cloudfs.core.filesystem import Filesystem
 from cloudfs.fuse.operations import Operations
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FuseSettings:
-    """Kernel-side mount settings."""
-
-    fsname: str
-    allow_other: bool = False
-    default_permissions: bool = True
-    read_only: bool = False
-    nonempty: bool = False
-    workers: int = 8
-    debug: bool = False
 
 
 def fuse_options(settings: FuseSettings) -> set[str]:

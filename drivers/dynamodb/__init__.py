@@ -19,7 +19,7 @@ SPEC = DriverSpec(
     summary="a POSIX filesystem in DynamoDB, shared by several hosts (aws:REGION/TABLE)",
     parse=parse,
     open=open_driver,
-    options=frozenset({"endpoint", "profile"}),
+    options=frozenset({"endpoint", "profile", "lock_lease"}),
 )
 
 DYNAMODB_SPEC = dataclasses.replace(SPEC, scheme="dynamodb", summary="the same as aws: (dynamodb://REGION/TABLE)")

@@ -17,10 +17,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from cloudfs.aws import NO_CREDENTIALS
-from cloudfs.errors import StoreError
+from cloudfs.errors import SourceError, StoreError
 
 from ..inodestore.model import INODE_STORE_CAPABILITIES, InodeStoreDriver
 from .client import Dynamo, error_code, make_client
+from .locks import DEFAULT_LEASE_SECONDS, DynamoLocks
 from .source import TableLocation
 from .store import DynamoStore
 from .tables import Tables
@@ -35,11 +36,11 @@ class DynamoDriver(InodeStoreDriver):
     """A fully POSIX driver on DynamoDB, shared by every mount of the same table.
 
     Attributes: `capabilities`, `store` (a DynamoStore), `client` (the boto3
-    client every request goes through).
+    client every request goes through), `lock_store` (the locks every host sees).
     """
 
-    def __init__(self, store: DynamoStore) -> None:
-        """Serve `store`."""
+    def __init__(self, store: DynamoStore, lock_lease: float = DEFAULT_LEASE_SECONDS) -> None:
+        """Serve `store`; a mount that stops renewing its locks loses them after `lock_lease` seconds."""
         super().__init__(
             store,
             dataclasses.replace(
@@ -48,9 +49,11 @@ class DynamoDriver(InodeStoreDriver):
                 block_size=READ_UNIT,
                 atime=False,  # an atime update per read would cost a write per read
                 fresh_open=True,
+                locks="shared",
             ),
         )
         self.dynamo_store = store
+        self.lock_store = DynamoLocks(store.dynamo, lock_lease)
 
     @property
     def client(self) -> Any:
@@ -88,6 +91,7 @@ def open_driver(settings: object, options: Mapping[str, str]) -> DynamoDriver:
     """Connect to the tables (creating them on first use) and return a driver."""
     if not isinstance(settings, TableLocation):
         raise TypeError(f"dynamodb driver needs a TableLocation, got {type(settings).__name__}")
+    lock_lease = lease_seconds(options.get("lock_lease"))
     dynamo, marker = connect(settings, options)
     block_size = int(marker["block_size"]["N"])
     inline_max = int(marker["inline_max"]["N"])
@@ -96,4 +100,17 @@ def open_driver(settings: object, options: Mapping[str, str]) -> DynamoDriver:
         store.start_session()
         store.collect_orphans()
     log.info("opened DynamoDB table %s in %s (blocks of %d bytes)", settings.table, settings.region, block_size)
-    return DynamoDriver(store)
+    return DynamoDriver(store, lock_lease)
+
+
+def lease_seconds(text: str | None) -> float:
+    """`-o lock_lease=SECONDS`: how long the locks of a mount that stopped renewing them outlive it."""
+    if text is None:
+        return DEFAULT_LEASE_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 1.0 <= seconds <= 3600.0:
+        raise SourceError(f"bad value for mount option lock_lease: {text!r} (seconds, from 1 to 3600)")
+    return seconds

@@ -5,8 +5,9 @@ Metadata table, key `id` (N, hash) + `name` (B, range):
   own directory entries, and a Query of `id = dir` returns the directory and
   its entries in one request;
 - a directory entry is `(parent ino, name)` with attribute `ino`;
+- a file's fcntl/flock locks are `(ino, b"\\0locks")` (see `locks`);
 - id 0 holds the format marker and the inode counter; negative ids hold
-  mount sessions (-2) and orphan records (-1).
+  mount sessions (-2), orphan records (-1) and lock leases (-3).
 Blocks table, key `blockId` (N, the inode) + `blockNum` (N), attribute `data`.
 Items here are in the low-level wire form (`{"N": "1"}`), which boto3's
 client takes as is; `Item` is that form.
@@ -25,6 +26,8 @@ INODE_NAME = b"\0"
 META_ID = 0
 ORPHANS_ID = -1
 SESSIONS_ID = -2
+LEASES_ID = -3
+LOCKS_NAME = b"\0locks"
 FORMAT_NAME = b"format"
 COUNTER_NAME = b"counter"
 

@@ -185,7 +185,7 @@ class DynamoStore:
             key = items.key_of(item)
             if key[1] == INODE_NAME:
                 directory = item
-            else:
+            elif not key[1].startswith(b"\0"):  # the directory's own lock item
                 entries.append((key[1], int(item["ino"]["N"])))
                 self.cache.put(key, item)
         if directory is None:

@@ -14,7 +14,16 @@ import logging
 import stat
 import time
 
-from cloudfs.driver import ROOT_INO, Attr, AttrChanges, Capabilities, StagedData, StatFs
+from cloudfs.driver import (
+    RENAME_EXCHANGE,
+    RENAME_NOREPLACE,
+    ROOT_INO,
+    Attr,
+    AttrChanges,
+    Capabilities,
+    StagedData,
+    StatFs,
+)
 from cloudfs.errors import FsError
 
 from . import rules
@@ -32,6 +41,7 @@ INODE_STORE_CAPABILITIES = Capabilities(
     atomic_dir_rename=True,
     persistent_inodes=True,
     create_needs_write=False,
+    rename_flags=True,
     consistency="strong",
 )
 
@@ -172,22 +182,31 @@ class InodeStoreDriver:
 
         self.store.run("rmdir", op)
 
-    def rename(self, parent: int, name: bytes, new_parent: int, new_name: bytes) -> Attr | None:
+    def rename(self, parent: int, name: bytes, new_parent: int, new_name: bytes, flags: int = 0) -> Attr | None:
         """Move an entry in one transaction, whatever a directory holds; returns the replaced inode after.
 
         EINVAL for a directory moved into itself, EISDIR/ENOTDIR when types
         clash, ENOTEMPTY for a non-empty target directory; another name of the
-        same inode is left alone and None returned.
+        same inode is left alone and None returned. RENAME_NOREPLACE: EEXIST
+        when the target exists; RENAME_EXCHANGE swaps two entries atomically.
         """
-        return self.store.run("rename", lambda txn: self._rename(txn, parent, name, new_parent, new_name))
+        if flags & RENAME_EXCHANGE:
+            return self.store.run("rename", lambda txn: self._exchange(txn, parent, name, new_parent, new_name))
+        return self.store.run(
+            "rename", lambda txn: self._rename(txn, parent, name, new_parent, new_name, bool(flags & RENAME_NOREPLACE))
+        )
 
-    def _rename(self, txn: Transaction, parent: int, name: bytes, new_parent: int, new_name: bytes) -> Attr | None:
+    def _rename(
+        self, txn: Transaction, parent: int, name: bytes, new_parent: int, new_name: bytes, noreplace: bool = False
+    ) -> Attr | None:
         """One attempt of `rename`."""
         moved = self._child(txn, parent, name)
         rules.require_dir(txn.inode(new_parent))
         if moved.is_dir and new_parent != parent:
             rules.require_not_within(moved.ino, self._ancestors(txn, new_parent))
         dst_ino = txn.entry(new_parent, new_name)
+        if noreplace:
+            rules.require_absent(dst_ino, new_parent, new_name)
         if dst_ino == moved.ino:
             return None
         now = time.time_ns()
@@ -206,6 +225,28 @@ class InodeStoreDriver:
         txn.touch_dir(parent, now, -moved_dir_links)
         txn.touch_dir(new_parent, now, moved_dir_links - lost)
         return None if replaced is None else replaced.attr()
+
+    def _exchange(self, txn: Transaction, parent: int, name: bytes, new_parent: int, new_name: bytes) -> None:
+        """One attempt of RENAME_EXCHANGE: each name ends up naming the other's inode."""
+        first = self._child(txn, parent, name)
+        second = self._child(txn, new_parent, new_name)
+        if first.ino == second.ino:
+            return None
+        if new_parent != parent:
+            for inode, into in ((first, new_parent), (second, parent)):
+                if inode.is_dir:
+                    rules.require_not_within(inode.ino, self._ancestors(txn, into))
+        now = time.time_ns()
+        txn.replace_entry(new_parent, new_name, second.ino, first.ino)
+        txn.replace_entry(parent, name, first.ino, second.ino)
+        txn.update_inode(first, first.changed(ctime_ns=now, parent=new_parent if first.is_dir else first.parent))
+        txn.update_inode(second, second.changed(ctime_ns=now, parent=parent if second.is_dir else second.parent))
+        # A directory's `..` link moves with it: each parent gains what arrives and loses what leaves.
+        moved_links = (1 if first.is_dir else 0) - (1 if second.is_dir else 0) if new_parent != parent else 0
+        txn.touch_dir(parent, now, -moved_links)
+        if new_parent != parent:
+            txn.touch_dir(new_parent, now, moved_links)
+        return None
 
     def _ancestors(self, txn: Transaction, ino: int) -> list[int]:
         """`ino` and the directories above it up to the root, each assumed in the commit."""

@@ -273,8 +273,8 @@ class MemoryDriver:
             raise FsError(errno.ENOTEMPTY, "target directory is not empty")
 
     @_protocol_call
-    def rename(self, parent: int, name: bytes, new_parent: int, new_name: bytes) -> Attr | None:
-        """Move an entry; returns the replaced inode after, or None."""
+    def rename(self, parent: int, name: bytes, new_parent: int, new_name: bytes, flags: int = 0) -> Attr | None:
+        """Move an entry; returns the replaced inode after, or None. No rename flags (the core refuses them)."""
         old_dir, new_dir = self._dir(parent), self._dir(new_parent)
         node = self._child(old_dir, name)
         replaced_ino = new_dir.entries.get(new_name)

@@ -29,8 +29,10 @@ log = logging.getLogger(__name__)
 class RenameOps:
     """Mixin of S3Driver: rename."""
 
-    def rename(self: S3Driver, parent: int, name: bytes, new_parent: int, new_name: bytes) -> Attr | None:
-        """Move `name` to `new_name`, replacing a file or an empty directory there."""
+    def rename(
+        self: S3Driver, parent: int, name: bytes, new_parent: int, new_name: bytes, flags: int = 0
+    ) -> Attr | None:
+        """Move `name` to `new_name`, replacing a file or an empty directory there. No rename flags (not atomic)."""
         with self._ns_lock:
             src_dir, dst_dir = self._dir(parent), self._dir(new_parent)
             src, dst = join(src_dir, name), join(dst_dir, new_name)
