@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 XATTR_NAMESPACES = (b"user.", b"trusted.", b"security.")
 RELATIME_NS = 24 * 3600 * 10**9
+DIR_HANDLES = 1 << 62
 FALLOC_FL_KEEP_SIZE = 0x01
 FALLOC_FL_PUNCH_HOLE = 0x02
 ZEROS_CHUNK = 1024 * 1024
@@ -68,7 +69,8 @@ class Filesystem:
         self._lookups: dict[int, int] = {}
         self._parents: dict[int, int] = {ROOT_INO: ROOT_INO}
         self._dirs: dict[int, DirHandle] = {}
-        self._next_dir_fh = 1
+        self._next_dir_fh = DIR_HANDLES  # apart from file handles: a lock request may come on either
+        self._lock_owners: dict[int, set[tuple[int, str]]] = {}  # by handle: who took locks through it
         self.locks = (
             SharedLocks(driver.lock_store, self.files.flush_inode, self._revalidate)  # type: ignore[attr-defined]
             if self.caps.locks == "shared"
@@ -375,7 +377,8 @@ class Filesystem:
         return ((name, self._present(attr)) for name, attr in handle.entries[off:])
 
     def releasedir(self, fh: int) -> None:
-        """Close a directory."""
+        """Close a directory, dropping the flock locks taken through it."""
+        self._release_handle_locks(fh)
         with self._lock:
             self._dirs.pop(fh, None)
 
@@ -438,7 +441,8 @@ class Filesystem:
         self.files.flush(fh)
 
     def release(self, fh: int) -> None:
-        """Last close of a handle."""
+        """Last close of a handle; locks taken through it go first (OFD locks: the kernel sends no unlock)."""
+        self._release_handle_locks(fh)
         self.files.release(fh)
 
     def fallocate(self, fh: int, mode: int, off: int, length: int) -> None:
@@ -465,16 +469,33 @@ class Filesystem:
 
     def lock_test(self, fh: int, request: LockRequest) -> LockRecord | None:
         """F_GETLK: the lock that would block `request`, on any host."""
-        return self._shared_locks().test(self.files.handle(fh).ino, request)
+        return self._shared_locks().test(self._handle_ino(fh), request)
 
     def lock(self, fh: int, request: LockRequest, wait: bool, interrupted: Callable[[], bool]) -> None:
-        """F_SETLK, F_SETLKW and flock: EAGAIN when held elsewhere and not waiting, EINTR when interrupted."""
-        self._shared_locks().set(self.files.handle(fh).ino, request, wait, interrupted)
+        """F_SETLK, F_SETLKW and flock on a file or directory handle: EAGAIN when held elsewhere and not
+        waiting, EINTR when interrupted."""
+        self._shared_locks().set(self._handle_ino(fh), request, wait, interrupted)
+        if request.exclusive is not None:
+            with self._lock:
+                self._lock_owners.setdefault(fh, set()).add((request.owner, request.family))
 
     def release_locks(self, fh: int, owner: int, family: str) -> None:
         """A close: `owner` drops its locks of `family` on the file (nothing to do, no request, if it held none)."""
         if self.locks is not None:
-            self.locks.release_owner(self.files.handle(fh).ino, owner, family)
+            self.locks.release_owner(self._handle_ino(fh), owner, family)
+
+    def _release_handle_locks(self, fh: int) -> None:
+        with self._lock:
+            taken = self._lock_owners.pop(fh, ())
+        for owner, family in taken:
+            try:
+                self.release_locks(fh, owner, family)
+            except FsError as exc:
+                log.warning("locks taken through handle %d were not released (%s); they end with the lease", fh, exc)
+
+    def _handle_ino(self, fh: int) -> int:
+        directory = self._dirs.get(fh)
+        return directory.ino if directory is not None else self.files.handle(fh).ino
 
     def _shared_locks(self) -> SharedLocks:
         if self.locks is None:
@@ -482,8 +503,8 @@ class Filesystem:
         return self.locks
 
     def _revalidate(self, ino: int) -> None:
-        """A lock was taken: what another host wrote before must be read anew, from the store."""
-        self.cache.drop_attr(ino)
+        """A lock was taken: what another host wrote before must be read anew, from the store (one read)."""
+        self.cache.put_attr(self.driver.getattr(ino, fresh=True))
         self.files.read_cache.invalidate(ino)
         self.invalidate_kernel(ino)
 

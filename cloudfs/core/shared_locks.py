@@ -86,7 +86,9 @@ class SharedLocks:
             return
         self._check_lease(ino)
         owner = self.owner_name(request.owner)
+        # What this mount last wrote may be stale: it can grant a lock (the write is conditional), never refuse one.
         table = self._known.get(ino) or LockTable()
+        fresh = False
         delay = POLL_FIRST
         while True:
             table = self._pruned(ino, table)
@@ -101,12 +103,13 @@ class SharedLocks:
                         self._holding.setdefault(ino, {})[request.owner, request.family] = owner
                     self.after_lock(ino)
                     return
-            elif not wait:
+            elif fresh and not wait:
                 raise FsError(errno.EAGAIN, f"inode {ino} is locked by {blocker.owner}")
-            else:
+            elif fresh:
                 self._wait(delay, interrupted)
                 delay = min(POLL_MAX, delay * 2)
             table = self.store.read_locks(ino)
+            fresh = True
 
     def release_owner(self, ino: int, owner: int, family: str) -> None:
         """Drop every lock `owner` holds on `ino` in `family` (a close, as POSIX and flock want it)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import logging
 import os
 
 LIBFUSE3 = ctypes.util.find_library("fuse3")
@@ -12,6 +13,9 @@ if LIBFUSE3 is None:
 os.environ.setdefault("FUSE_LIBRARY_PATH", LIBFUSE3)
 
 import mfusepy  # noqa: E402  (after FUSE_LIBRARY_PATH on purpose)
+
+# mfusepy logs every errno a handler answers with its traceback at DEBUG; the adapter logs each request itself.
+logging.getLogger(mfusepy.log.name).setLevel(logging.INFO)
 
 libfuse = mfusepy._libfuse
 libfuse.fuse_interrupted.restype = ctypes.c_int

@@ -32,7 +32,7 @@ class CloudFuse(mfusepy.FUSE):
         return self.operations.rename(self._path(old), self._path(new), flags)
 
     def utimens_fuse_3(self, path: bytes | None, buf: Any, fip: Any) -> int:
-        return self.operations.utimens_raw(self._path(path), buf, fip.contents if fip else None)
+        return self.operations.utimens(self._path(path), buf.contents if buf else None, fip.contents if fip else None)
 
     def chmod_fuse_3(self, path: bytes | None, mode: int, fip: Any) -> int:
         return self.operations.chmod(self._path(path), mode, fip.contents if fip else None)

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
+FUSE_CAP_ATOMIC_O_TRUNC = 1 << 3
 UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
 LOCK_TYPES: dict[int, bool | None] = {fcntl.F_RDLCK: False, fcntl.F_WRLCK: True, fcntl.F_UNLCK: None}
@@ -103,19 +104,35 @@ class Operations(mfusepy.Operations):
         self.timeout = 0.0 if fs.settings.check_permissions else fs.settings.cache_ttl
         self._fuse: int | None = None
         self._paths: dict[int, bytes] = {}  # where each open file was opened: what kernel invalidation names
+        # The names seen of inodes with several links: libfuse gives each name a kernel inode of its own, so
+        # a change through one name must drop what the kernel cached under the others.
+        self._aliases: dict[int, set[bytes]] = {}
 
     # -- paths -----------------------------------------------------------------
 
     def _walk(self, path: str) -> int:
         ino = ROOT_INO
         caller = current_caller()
+        attr = None
         for name in os.fsencode(path).split(b"/"):
             if name:
                 attr = self.fs.lookup(ino, name, caller, remember=False)
                 if attr is None:
                     raise FsError(errno.ENOENT, f"{path!r} does not exist")
                 ino = attr.ino
+        if attr is not None and attr.nlink > 1 and not stat.S_ISDIR(attr.mode):
+            self._aliases.setdefault(ino, set()).add(os.fsencode(path))
         return ino
+
+    def _changed(self, ino: int, path: str | None = None) -> None:
+        """Drop the kernel's view of `ino` under its other names (hard links)."""
+        names = self._aliases.get(ino)
+        if not names or self._fuse is None:
+            return
+        own = None if path is None else os.fsencode(path)
+        for name in list(names):
+            if name != own:
+                libfuse.fuse_invalidate_path(self._fuse, name)
 
     def _split(self, path: str) -> tuple[int, bytes]:
         head, _, name = os.fsencode(path).rpartition(b"/")
@@ -142,6 +159,8 @@ class Operations(mfusepy.Operations):
         config.nullpath_ok = 1
         config.hard_remove = 1
         config.entry_timeout = config.attr_timeout = config.negative_timeout = self.timeout
+        # O_TRUNC as a truncate of its own, as libfuse 2 sends it: the core stages it and sets the times.
+        conn.want &= ~FUSE_CAP_ATOMIC_O_TRUNC
         self._fuse = libfuse.fuse_get_context().contents.fuse
         self.fs.invalidate_kernel = self.invalidate
         self.ready()
@@ -153,7 +172,9 @@ class Operations(mfusepy.Operations):
         return stat_of(self.fs.getattr(self._ino(path, fh)), self.block_size)
 
     def _setattr(self, path: str | None, fi: Any, changes: AttrChanges) -> int:
-        self.fs.setattr(self._ino(path, fi), changes, current_caller())
+        ino = self._ino(path, fi)
+        self.fs.setattr(ino, changes, current_caller())
+        self._changed(ino, path)
         return 0
 
     @errors_as_errno
@@ -169,11 +190,11 @@ class Operations(mfusepy.Operations):
         return self._setattr(path, fi, AttrChanges(size=length))
 
     @errors_as_errno
-    def utimens_raw(self, path: str | None, times: Any, fi: Any) -> int:
+    def utimens(self, path: str | None, times: Any, fi: Any = None) -> int:
         """utimensat with UTIME_NOW and UTIME_OMIT as the kernel sent them."""
         now = None
         chosen: list[int | None] = []
-        for ts in (times[0], times[1]) if times else ():
+        for ts in (times.actime, times.modtime) if times is not None else ():
             if ts.tv_nsec == UTIME_OMIT:
                 chosen.append(None)
             elif ts.tv_nsec == UTIME_NOW:
@@ -226,13 +247,23 @@ class Operations(mfusepy.Operations):
     @errors_as_errno
     def link(self, target: str, source: str) -> int:
         parent, name = self._split(target)
-        self.fs.link(self._walk(source), parent, name, current_caller())
+        ino = self._walk(source)
+        self.fs.link(ino, parent, name, current_caller())
+        self._aliases.setdefault(ino, set()).update({os.fsencode(source), os.fsencode(target)})
+        self._changed(ino, target)
         return 0
 
     @errors_as_errno
     def unlink(self, path: str) -> int:
         parent, name = self._split(path)
+        ino = self._walk(path)
         self.fs.unlink(parent, name, current_caller())
+        names = self._aliases.get(ino)
+        if names is not None:
+            names.discard(os.fsencode(path))
+            self._changed(ino)
+            if len(names) <= 1:
+                self._aliases.pop(ino, None)
         return 0
 
     @errors_as_errno
@@ -298,6 +329,7 @@ class Operations(mfusepy.Operations):
     @errors_as_errno
     def flush(self, path: str | None, fi: Any) -> int:
         self.fs.flush(fi.fh)
+        self._changed(self.fs.files.handle(fi.fh).ino, path)
         return 0
 
     @errors_as_errno

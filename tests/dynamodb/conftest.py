@@ -33,7 +33,7 @@ def raw(server: DynamoServer) -> Any:
 DriverFactory = Callable[..., tuple[DynamoDriver, RequestCounter]]
 
 # A driver's session heartbeat (one PutItem every 20 s, from its own thread) is no cost of what a test measures.
-BACKGROUND_THREADS = ("cloudfs-heartbeat",)
+BACKGROUND_THREADS = ("cloudfs-heartbeat", "cloudfs-lock-lease")
 
 
 @pytest.fixture

@@ -82,10 +82,14 @@ class Snapshot:
     inodes: dict[int, dict[str, Any]] = field(default_factory=dict)
     entries: list[tuple[int, bytes, int]] = field(default_factory=list)  # (parent, name, ino)
     blocks: list[tuple[int, int, int]] = field(default_factory=list)  # (file ino, block number, bytes)
+    locks: list[int] = field(default_factory=list)  # inodes with a lock item
 
     def children(self, parent: int) -> dict[bytes, int]:
         """Entries of directory `parent`: name → ino."""
         return {name: ino for p, name, ino in self.entries if p == parent}
+
+
+LOCKS = b"\0locks"
 
 
 def load(raw: Any, table: str) -> Snapshot:
@@ -97,6 +101,8 @@ def load(raw: Any, table: str) -> Snapshot:
             continue
         if name == INODE:
             snap.inodes[ino] = item
+        elif name == LOCKS:
+            snap.locks.append(ino)
         else:
             snap.entries.append((ino, name, num(item["ino"])))
     for item in scan(raw, table + BLOCKS):

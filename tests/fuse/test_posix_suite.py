@@ -54,19 +54,21 @@ def test_suite_passes_on_tmpfs(tmpfs: Path, posix_summaries: list[str]) -> None:
 
 @suite_timeout
 @pytest.mark.parametrize(
-    ("target", "driver", "permissions"),
+    ("target", "driver", "options"),
     [
-        ("memory", "memory", "default_permissions"),
-        ("sqlite", "sqlite", "default_permissions"),
-        ("sqlite-nodefault", "sqlite", "nodefault_permissions"),
+        ("memory", "memory", ("default_permissions",)),
+        ("sqlite", "sqlite", ("default_permissions",)),
+        ("sqlite-nodefault", "sqlite", ("nodefault_permissions",)),
+        ("sqlite-mfusepy", "sqlite", ("default_permissions", "binding=mfusepy")),
     ],
 )
 def test_suite_on_driver(
-    target: str, driver: str, permissions: str, tmp_path: Path, public_dir: Path, posix_summaries: list[str]
+    target: str, driver: str, options: tuple[str, ...], tmp_path: Path, public_dir: Path, posix_summaries: list[str]
 ) -> None:
-    """Mounted as root with allow_other, the kernel or cloudfs checking permissions: only the listed exclusions fail."""
+    """Mounted as root with allow_other, the kernel or cloudfs checking permissions, through either binding:
+    only the listed exclusions fail."""
     mount = Mount(LOCAL_SOURCES[driver](tmp_path), public_dir / "mnt", tmp_path / "cloudfs.log",
-                  ("allow_other", permissions))  # fmt: skip
+                  ("allow_other", *options))  # fmt: skip
     mount.start()
     try:
         summary, _ = run_suite(mount.path, target)
