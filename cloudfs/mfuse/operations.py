@@ -163,6 +163,7 @@ class Operations(mfusepy.Operations):
         conn.want &= ~FUSE_CAP_ATOMIC_O_TRUNC
         self._fuse = libfuse.fuse_get_context().contents.fuse
         self.fs.invalidate_kernel = self.invalidate
+        log.info("mounted %s through libfuse 3 (mfusepy)", self.fs.driver.__class__.__name__)
         self.ready()
 
     # -- attributes ------------------------------------------------------------
