@@ -115,3 +115,17 @@ def test_cli_refuses_bad_aws_sources_with_exit_2_and_one_line(location: str, wor
 def test_cli_refuses_bad_dynamodb_sources_with_exit_2_and_one_line(location: str, tmp_path: Path) -> None:
     """`cloudfs mount dynamodb://BAD DIR`: the same."""
     assert _refused(f"dynamodb:{location}", tmp_path).startswith("cloudfs: ")
+
+
+@pytest.mark.parametrize("lease", ["0", "abc", "4000"])
+def test_a_bad_lock_lease_is_exit_2_and_one_line_before_any_request(lease: str, tmp_path: Path) -> None:
+    """`-o lock_lease=BAD`: refused before a request is sent (the endpoint is unreachable on purpose)."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_EC2_METADATA_DISABLED="true")
+    done = cloudfs("mount", "aws:us-east-1/Leases", str(mnt), "-o", f"lock_lease={lease}", env=env)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"cloudfs: bad value for mount option lock_lease: {lease!r} (seconds, from 1 to 3600)"
+    ]

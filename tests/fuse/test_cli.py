@@ -51,6 +51,7 @@ def test_bad_source_is_one_line_exit_2_and_nothing_mounted(tmp_path: Path, sourc
         ("uid", "needs a value"),
         ("ro=1", "takes no value"),
         ("uid=no-such-user-here", "bad value for mount option uid"),
+        ("binding=fusepy", "bad value for mount option binding"),
     ],
 )
 def test_bad_option_is_one_line_exit_2(tmp_path: Path, options: str, message: str) -> None:
