@@ -474,6 +474,10 @@ class Filesystem:
     def lock(self, fh: int, request: LockRequest, wait: bool, interrupted: Callable[[], bool]) -> None:
         """F_SETLK, F_SETLKW and flock on a file or directory handle: EAGAIN when held elsewhere and not
         waiting, EINTR when interrupted."""
+        if request.family == "flock":
+            # An flock belongs to the open file description, which is the handle. The kernel's owner id is
+            # the file's address, reused by the next open while the old one's release may still be on its way.
+            request = dataclasses.replace(request, owner=fh)
         self._shared_locks().set(self._handle_ino(fh), request, wait, interrupted)
         if request.exclusive is not None:
             with self._lock:
@@ -482,7 +486,7 @@ class Filesystem:
     def release_locks(self, fh: int, owner: int, family: str) -> None:
         """A close: `owner` drops its locks of `family` on the file (nothing to do, no request, if it held none)."""
         if self.locks is not None:
-            self.locks.release_owner(self._handle_ino(fh), owner, family)
+            self.locks.release_owner(self._handle_ino(fh), fh if family == "flock" else owner, family)
 
     def _release_handle_locks(self, fh: int) -> None:
         with self._lock:

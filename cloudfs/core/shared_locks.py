@@ -148,13 +148,20 @@ class SharedLocks:
             self._released.notify_all()
 
     def _drop(self, ino: int, change: Callable[[tuple[LockRecord, ...]], tuple[LockRecord, ...]]) -> tuple:
-        """Write `change(records)` until it lands; returns the records written."""
-        table = self._known.get(ino) or self.store.read_locks(ino)
+        """Write `change(records)` until it lands; returns the records written.
+
+        The table this mount last saw may lag behind another thread's write: it can serve a change, but
+        "nothing to change" is only believed from a fresh read.
+        """
+        known = self._known.get(ino)
+        table, fresh = (known, False) if known is not None else (self.store.read_locks(ino), True)
         while True:
             new = change(table.records)
-            if new == table.records or self._write(ino, table, new):
+            if new == table.records and fresh:
                 return new
-            table = self.store.read_locks(ino)
+            if new != table.records and self._write(ino, table, new):
+                return new
+            table, fresh = self.store.read_locks(ino), True
 
     def _write(self, ino: int, table: LockTable, records: tuple[LockRecord, ...]) -> bool:
         written = self.store.write_locks(ino, table.version, records)

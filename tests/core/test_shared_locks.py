@@ -9,6 +9,7 @@ import time
 import pytest
 
 from cloudfs.core.shared_locks import LockRequest, SharedLocks
+from cloudfs.driver import LockTable
 from cloudfs.errors import FsError
 
 from .lockstore import MemoryLockStore, hosts
@@ -149,3 +150,13 @@ def test_two_hosts_racing_for_one_lock_never_both_win() -> None:
     for t in threads:
         t.join()
     assert len(winners) == 1
+
+
+def test_an_unlock_is_not_skipped_when_the_mounts_view_of_the_table_lags(pair: tuple[Host, Host]) -> None:
+    """Two threads of one mount can record their writes out of order; the release still reaches the store."""
+    a, b = pair
+    a.locks.set(INO, write(1), False, never)
+    a.locks._known[INO] = LockTable()  # as if a concurrent unlock's "empty" landed after this lock's write
+    a.locks.release_owner(INO, 1, "posix")
+    assert INO not in a.store.tables
+    b.locks.set(INO, write(2), False, never)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,3 +104,31 @@ def test_lock_items_stay_out_of_listings_and_emptiness_checks(make_driver: Drive
     driver.unlink(directory.ino, b"inside")
     driver.rmdir(ROOT_INO, b"d")
     fs.locks.release_all()
+
+
+def test_a_mount_whose_lease_was_taken_away_refuses_its_old_locks_and_takes_new_ones(
+    make_driver: DriverFactory, tmp_path: Path, raw: Any, table: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A's lease item goes (another host judged it dead): A's next renewal fails, A logs it loudly, answers EIO
+    on the file it held a lock on, and locks other files under a new lease; B takes the old lock."""
+    a_driver, _ = make_driver(lock_lease="1.5")
+    b_driver, _ = make_driver()
+    a, b = _core(a_driver, tmp_path, "a"), _core(b_driver, tmp_path, "b")
+    held, other = mkfile(a_driver, b"held").ino, mkfile(a_driver, b"other").ino
+    a_fh, b_fh, other_fh = _open(a, held), _open(b, held), _open(a, other)
+    a.lock(a_fh, exclusive(1), False, never)
+    old_session = a.locks.store.session
+    raw.delete_item(TableName=table, Key={"id": {"N": "-3"}, "name": {"B": old_session.encode()}})
+    deadline = time.monotonic() + 5
+    while a.locks.store.session == old_session:
+        assert time.monotonic() < deadline, "the lost lease was not noticed"
+        time.sleep(0.1)
+    with pytest.raises(FsError) as refused:
+        a.lock(a_fh, exclusive(1, 0, 10), False, never)
+    assert refused.value.errno == errno.EIO
+    assert any("LOCK LEASE LOST" in r.getMessage() for r in caplog.records)
+    a.lock(other_fh, exclusive(1), False, never)
+    b.lock(b_fh, exclusive(2), False, never)
+    a.release(a_fh)
+    a.locks.release_all()
+    b.locks.release_all()
