@@ -27,6 +27,7 @@ from cloudfs.core import permissions as perms
 from cloudfs.core.cache import MISSING, MetaCache
 from cloudfs.core.context import Caller, MountSettings
 from cloudfs.core.files import OpenFiles
+from cloudfs.core.handle_locks import HandleLocks
 from cloudfs.core.readcache import ReadCache
 from cloudfs.core.shared_locks import LockRequest, SharedLocks
 from cloudfs.core.staging import Spool
@@ -70,12 +71,12 @@ class Filesystem:
         self._parents: dict[int, int] = {ROOT_INO: ROOT_INO}
         self._dirs: dict[int, DirHandle] = {}
         self._next_dir_fh = DIR_HANDLES  # apart from file handles: a lock request may come on either
-        self._lock_owners: dict[int, set[tuple[int, str]]] = {}  # by handle: who took locks through it
         self.locks = (
             SharedLocks(driver.lock_store, self.files.flush_inode, self._revalidate)  # type: ignore[attr-defined]
             if self.caps.locks == "shared"
             else None
         )
+        self.handle_locks = HandleLocks(self.locks, self._handle_ino)
 
     # -- attributes ------------------------------------------------------------
 
@@ -378,7 +379,7 @@ class Filesystem:
 
     def releasedir(self, fh: int) -> None:
         """Close a directory, dropping the flock locks taken through it."""
-        self._release_handle_locks(fh)
+        self.handle_locks.release_handle(fh)
         with self._lock:
             self._dirs.pop(fh, None)
 
@@ -442,7 +443,7 @@ class Filesystem:
 
     def release(self, fh: int) -> None:
         """Last close of a handle; locks taken through it go first (OFD locks: the kernel sends no unlock)."""
-        self._release_handle_locks(fh)
+        self.handle_locks.release_handle(fh)
         self.files.release(fh)
 
     def fallocate(self, fh: int, mode: int, off: int, length: int) -> None:
@@ -469,42 +470,20 @@ class Filesystem:
 
     def lock_test(self, fh: int, request: LockRequest) -> LockRecord | None:
         """F_GETLK: the lock that would block `request`, on any host."""
-        return self._shared_locks().test(self._handle_ino(fh), request)
+        return self.handle_locks.test(fh, request)
 
     def lock(self, fh: int, request: LockRequest, wait: bool, interrupted: Callable[[], bool]) -> None:
         """F_SETLK, F_SETLKW and flock on a file or directory handle: EAGAIN when held elsewhere and not
         waiting, EINTR when interrupted."""
-        if request.family == "flock":
-            # An flock belongs to the open file description, which is the handle. The kernel's owner id is
-            # the file's address, reused by the next open while the old one's release may still be on its way.
-            request = dataclasses.replace(request, owner=fh)
-        self._shared_locks().set(self._handle_ino(fh), request, wait, interrupted)
-        if request.exclusive is not None:
-            with self._lock:
-                self._lock_owners.setdefault(fh, set()).add((request.owner, request.family))
+        self.handle_locks.set(fh, request, wait, interrupted)
 
     def release_locks(self, fh: int, owner: int, family: str) -> None:
         """A close: `owner` drops its locks of `family` on the file (nothing to do, no request, if it held none)."""
-        if self.locks is not None:
-            self.locks.release_owner(self._handle_ino(fh), fh if family == "flock" else owner, family)
-
-    def _release_handle_locks(self, fh: int) -> None:
-        with self._lock:
-            taken = self._lock_owners.pop(fh, ())
-        for owner, family in taken:
-            try:
-                self.release_locks(fh, owner, family)
-            except FsError as exc:
-                log.warning("locks taken through handle %d were not released (%s); they end with the lease", fh, exc)
+        self.handle_locks.release(fh, owner, family)
 
     def _handle_ino(self, fh: int) -> int:
         directory = self._dirs.get(fh)
         return directory.ino if directory is not None else self.files.handle(fh).ino
-
-    def _shared_locks(self) -> SharedLocks:
-        if self.locks is None:
-            raise FsError(errno.ENOLCK, "this store keeps no locks; the kernel does")
-        return self.locks
 
     def _revalidate(self, ino: int) -> None:
         """A lock was taken: what another host wrote before must be read anew, from the store (one read)."""
