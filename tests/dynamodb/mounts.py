@@ -40,6 +40,23 @@ def release(mount: Mount) -> None:
 
 
 @contextmanager
+def two_hosts(endpoint: str, table: str, where: Path, *options: str) -> Iterator[tuple[Mount, Mount]]:
+    """Host "a" and host "b": two mounts of `table` under `where`; unmounted on exit, their logs clean."""
+    a = dynamo_mount(endpoint, table, where / "a", *options)
+    b = dynamo_mount(endpoint, table, where / "b", *options)
+    a.start()
+    try:
+        b.start()
+        try:
+            yield a, b
+        finally:
+            release(b)
+    finally:
+        release(a)
+    assert a.problems() == [] and b.problems() == []
+
+
+@contextmanager
 def mounted(endpoint: str, table: str, path: Path, *options: str) -> Iterator[Mount]:
     """`cloudfs mount aws:REGION/table` on `path`, unmounted (and flushed) on exit; its log must stay clean."""
     mount = dynamo_mount(endpoint, table, path, *options)

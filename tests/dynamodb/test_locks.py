@@ -33,7 +33,7 @@ import pytest
 from tests.fuse.mounts import Mount
 from tests.servers import DynamoServer
 
-from .mounts import dynamo_mount, release, wait_unmounted
+from .mounts import two_hosts, wait_unmounted
 
 TTL = 0.2
 SETTLE = 5 * TTL
@@ -230,18 +230,8 @@ def hosts(
     server: DynamoServer, table: str, tmp_path: Path, host_options: tuple[str, ...]
 ) -> Iterator[tuple[Mount, Mount]]:
     """Host "a" and host "b": two mounts of this test's table; unmounted afterwards, their logs clean."""
-    a = dynamo_mount(server.url, table, tmp_path / "a", f"cache_ttl={TTL}", *host_options)
-    b = dynamo_mount(server.url, table, tmp_path / "b", f"cache_ttl={TTL}", *host_options)
-    a.start()
-    try:
-        b.start()
-        try:
-            yield a, b
-        finally:
-            release(b)
-    finally:
-        release(a)
-    assert a.problems() == [] and b.problems() == []
+    with two_hosts(server.url, table, tmp_path, f"cache_ttl={TTL}", *host_options) as pair:
+        yield pair
 
 
 @pytest.fixture

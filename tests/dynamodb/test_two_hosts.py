@@ -25,7 +25,7 @@ from tests.drivers.helpers import mkfile
 from tests.fuse.mounts import Mount
 from tests.servers import DynamoCountingProxy, DynamoServer, dynamodb_options, fresh_table
 
-from .mounts import REGION, dynamo_mount, release
+from .mounts import REGION, two_hosts
 from .tables import BLOCK_KEYS, BLOCKS, MAIN_KEYS, create_table, invariant_problems, load
 
 TTL = 0.2
@@ -40,18 +40,8 @@ CHUNKS = 16  # of the preallocated file, alternating between the hosts
 @pytest.fixture
 def hosts(server: DynamoServer, table: str, tmp_path: Path) -> Iterator[tuple[Mount, Mount]]:
     """Host "a" and host "b": two mounts of this test's table; unmounted afterwards, their logs clean."""
-    a = dynamo_mount(server.url, table, tmp_path / "a", f"cache_ttl={TTL}")
-    b = dynamo_mount(server.url, table, tmp_path / "b", f"cache_ttl={TTL}")
-    a.start()
-    try:
-        b.start()
-        try:
-            yield a, b
-        finally:
-            release(b)
-    finally:
-        release(a)
-    assert a.problems() == [] and b.problems() == []
+    with two_hosts(server.url, table, tmp_path, f"cache_ttl={TTL}") as pair:
+        yield pair
 
 
 def chunk(index: int, host: str) -> bytes:
