@@ -64,6 +64,12 @@ class MetaCache:
                 return None
             return MISSING
 
+    def entry_ino(self, parent: int, name: bytes) -> int | None:
+        """The inode a fresh cached entry names, however old its attributes: a name outlives attribute changes."""
+        with self._lock:
+            hit = self._entries.get((parent, name))
+            return hit[1] if hit and self._fresh(hit[0]) else None
+
     def put_entry(self, parent: int, name: bytes, attr: Attr) -> None:
         """Remember that `name` in `parent` is `attr`, and add it to a cached listing."""
         if self.ttl <= 0:

@@ -134,6 +134,22 @@ class Filesystem:
             self._remember(attr, None if name in (b".", b"..") else parent)
         return self._present(attr)
 
+    def resolve(self, parent: int, name: bytes, caller: Caller) -> int:
+        """A path walk's step: the inode `name` names in `parent`. ENOENT.
+
+        A cached entry answers even after its inode's attributes changed (a
+        create in a directory drops the directory's), so walking through a
+        busy directory costs no request.
+        """
+        if not self.settings.check_permissions:
+            ino = self.cache.entry_ino(parent, name)
+            if ino is not None:
+                return ino
+        attr = self.lookup(parent, name, caller, remember=False)
+        if attr is None:
+            raise FsError(errno.ENOENT, f"no entry {name!r} in {parent}")
+        return attr.ino
+
     def _remember(self, attr: Attr, parent: int | None) -> None:
         with self._lock:
             self._lookups[attr.ino] = self._lookups.get(attr.ino, 0) + 1

@@ -113,15 +113,9 @@ class Operations(mfusepy.Operations):
     def _walk(self, path: str) -> int:
         ino = ROOT_INO
         caller = current_caller()
-        attr = None
         for name in os.fsencode(path).split(b"/"):
             if name:
-                attr = self.fs.lookup(ino, name, caller, remember=False)
-                if attr is None:
-                    raise FsError(errno.ENOENT, f"{path!r} does not exist")
-                ino = attr.ino
-        if attr is not None and attr.nlink > 1 and not stat.S_ISDIR(attr.mode):
-            self._aliases.setdefault(ino, set()).add(os.fsencode(path))
+                ino = self.fs.resolve(ino, name, caller)
         return ino
 
     def _changed(self, ino: int, path: str | None = None) -> None:
@@ -170,7 +164,10 @@ class Operations(mfusepy.Operations):
 
     @errors_as_errno
     def getattr(self, path: str | None, fh: Any = None) -> dict[str, int]:
-        return stat_of(self.fs.getattr(self._ino(path, fh)), self.block_size)
+        attr = self.fs.getattr(self._ino(path, fh))
+        if path is not None and attr.nlink > 1 and not stat.S_ISDIR(attr.mode):
+            self._aliases.setdefault(attr.ino, set()).add(os.fsencode(path))
+        return stat_of(attr, self.block_size)
 
     def _setattr(self, path: str | None, fi: Any, changes: AttrChanges) -> int:
         ino = self._ino(path, fi)

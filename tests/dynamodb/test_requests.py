@@ -210,3 +210,15 @@ def test_a_4k_change_in_the_middle_of_a_large_file_rewrites_one_block(
     assert sum(1 for ino, _, _ in load(raw, table).blocks if ino == f.ino) == size // bs
     fresh, _ = make_driver()
     assert fresh.read(f.ino, off - bs, 3 * bs) == expected[off - bs : off + 2 * bs]
+
+
+def test_a_path_walk_through_a_directory_just_written_costs_nothing(make_driver: DriverFactory, tmp_path: Path) -> None:
+    """A create in `d` drops d's cached attributes, not the name `d`: the next walk through it sends no request."""
+    driver, counter = make_driver()
+    fs = _core(driver, tmp_path)
+    directory = fs.mkdir(ROOT_INO, b"d", 0o755, ROOT_CALLER)
+    fh, _ = fs.create(directory.ino, b"new", 0o644, os.O_WRONLY, ROOT_CALLER)
+    fs.release(fh)
+    counter.take()
+    assert fs.resolve(ROOT_INO, b"d", ROOT_CALLER) == directory.ino
+    assert counter.take() == {}
