@@ -25,7 +25,7 @@ from cloudfs.errors import SourceError, StoreError
 
 from .driver import S3Driver
 from .layout import Defaults
-from .store import Store, error_code
+from .store import BotoStore, error_code
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def open_driver(settings: object, options: Mapping[str, str]) -> S3Driver:
     defaults = Defaults(uid=int(options.get("uid", os.getuid())), gid=int(options.get("gid", os.getgid())), umask=umask)
     no_metadata = options.get("no_metadata", "0").lower() not in ("0", "false", "no")
     log.info("opened s3://%s/%s (region %s)", settings.bucket, settings.prefix, client.meta.region_name)
-    store = Store(client, settings.bucket, settings.prefix)
+    store = BotoStore(client, settings.bucket, settings.prefix)
     return S3Driver(store, defaults, no_metadata=no_metadata, seaweedfs=server.startswith("SeaweedFS"))
 
 

@@ -12,12 +12,10 @@ import errno
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import Any
 
 from cloudfs.driver import StagedData
 from cloudfs.errors import FsError
 
-from .layout import FILE_CONTENT_TYPE
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -52,66 +50,39 @@ class Multipart:
         self.path = path
         self.meta = meta
 
-    def _client_call(self, what: str, fn: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-        """One retried request on the store's client."""
-        return self.store._call(f"{what} {self.path}", lambda: fn(self.store.client))
-
-    def run(self, parts: list[Callable[[str, int], dict[str, Any]]]) -> str | None:
-        """Start the upload, run each part job `(upload_id, number) -> {ETag}` in parallel, complete it."""
-        kwargs: dict[str, Any] = {"Bucket": self.store.bucket, "Key": self.store.key(self.path)}
-        start = {**kwargs, "ContentType": FILE_CONTENT_TYPE}
-        if self.meta:
-            start["Metadata"] = self.meta
-        upload_id = self._client_call("CREATE-MPU", lambda c: c.create_multipart_upload(**start))["UploadId"]
+    def run(self, parts: list[Callable[[str, int], str]]) -> str | None:
+        """Start the upload, run each part job `(upload_id, number) -> ETag` in parallel, complete it."""
+        upload_id = self.store.create_multipart(self.path, self.meta)
         try:
             futures = [self.pool.submit(job, upload_id, n) for n, job in enumerate(parts, 1)]
             wait(futures)  # no abort while parts are still in flight
-            etags = [{"PartNumber": n, "ETag": f.result()["ETag"]} for n, f in enumerate(futures, 1)]
-            done = self._client_call(
-                "COMPLETE-MPU",
-                lambda c: c.complete_multipart_upload(**kwargs, UploadId=upload_id, MultipartUpload={"Parts": etags}),
-            )
+            return self.store.complete_multipart(self.path, upload_id, [f.result() for f in futures])
         except BaseException:
             self.abort(upload_id)
             raise
-        return done.get("ETag")
 
     def abort(self, upload_id: str) -> None:
         """Abort the upload so no orphaned parts keep costing storage."""
-        kwargs = {"Bucket": self.store.bucket, "Key": self.store.key(self.path), "UploadId": upload_id}
         try:
-            self._client_call("ABORT-MPU", lambda c: c.abort_multipart_upload(**kwargs))
+            self.store.abort_multipart(self.path, upload_id)
         except Exception as exc:
             log.error("could not abort multipart upload of %s: %s", self.path, exc)
 
-    def send_job(self, data: StagedData, start: int, end: int) -> Callable[[str, int], dict[str, Any]]:
+    def send_job(self, data: StagedData, start: int, end: int) -> Callable[[str, int], str]:
         """A job uploading bytes `[start, end)` of `data` as one part."""
 
-        def job(upload_id: str, number: int) -> dict[str, Any]:
+        def job(upload_id: str, number: int) -> str:
             """Run as part `number` of upload `upload_id`."""
-            body = data.read(start, end - start)
-            kwargs = {"Bucket": self.store.bucket, "Key": self.store.key(self.path), "UploadId": upload_id}
-            return self._client_call(f"PART {number}", lambda c: c.upload_part(**kwargs, PartNumber=number, Body=body))
+            return self.store.upload_part(self.path, upload_id, number, data.read(start, end - start))
 
         return job
 
-    def copy_job(self, src: str, etag: str | None, start: int, end: int) -> Callable[[str, int], dict[str, Any]]:
-        """A job copying bytes `[start, end)` of object `src` server-side as one part."""
+    def copy_job(self, src: str, etag: str | None, start: int, end: int) -> Callable[[str, int], str]:
+        """A job copying bytes `[start, end)` of object `src` server-side as one part (if still at `etag`)."""
 
-        def job(upload_id: str, number: int) -> dict[str, Any]:
+        def job(upload_id: str, number: int) -> str:
             """Run as part `number` of upload `upload_id`."""
-            kwargs: dict[str, Any] = {
-                "Bucket": self.store.bucket,
-                "Key": self.store.key(self.path),
-                "UploadId": upload_id,
-                "PartNumber": number,
-                "CopySource": {"Bucket": self.store.bucket, "Key": self.store.key(src)},
-                "CopySourceRange": f"bytes={start}-{end - 1}",
-            }
-            if etag:
-                kwargs["CopySourceIfMatch"] = etag
-            r = self._client_call(f"PART-COPY {number}", lambda c: c.upload_part_copy(**kwargs))
-            return {"ETag": r["CopyPartResult"]["ETag"]}
+            return self.store.upload_part_copy(self.path, upload_id, number, src, start, end, etag)
 
         return job
 
