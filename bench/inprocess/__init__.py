@@ -1,0 +1,1 @@
+"""In-process benchmarks of the core and the drivers (pytest-benchmark); not collected by `pytest tests`."""
