@@ -15,14 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from cloudfs.aws import NO_CREDENTIALS
 from cloudfs.driver import DriverSpec
 from cloudfs.errors import SourceError, StoreError
 
+from .client import make_client
 from .driver import S3Driver
 from .layout import Defaults
 from .store import BotoStore, error_code
@@ -50,22 +49,6 @@ def parse(location: str) -> Location:
     if "//" in prefix:
         raise SourceError(f"invalid S3 prefix {prefix!r}: empty path component")
     return Location(bucket, prefix + "/" if prefix else "")
-
-
-def _client(options: Mapping[str, str], region: str | None) -> Any:
-    """An S3 client from the AWS chain plus options; botocore's own retries off (ours apply)."""
-    session = boto3.Session(profile_name=options.get("profile") or None)
-    endpoint = options.get("endpoint") or None
-    custom = endpoint or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    config = Config(
-        retries={"total_max_attempts": 1},
-        connect_timeout=10,
-        read_timeout=60,
-        max_pool_connections=32,
-        s3={"addressing_style": "path" if custom else "auto"},
-    )
-    region = region or session.region_name or "us-east-1"
-    return session.client("s3", endpoint_url=endpoint, region_name=region, config=config)
 
 
 def _bucket_region(client: Any, bucket: str) -> str | None:
@@ -99,11 +82,11 @@ def open_driver(settings: object, options: Mapping[str, str]) -> S3Driver:
     assert isinstance(settings, Location)
     try:
         region = options.get("region") or None
-        client = _client(options, region)
+        client = make_client(options, region)
         if region is None:
             found = _bucket_region(client, settings.bucket)
             if found and found != client.meta.region_name:
-                client = _client(options, found)
+                client = make_client(options, found)
         server = _check(client, settings.bucket)
     except ProfileNotFound as exc:
         raise StoreError(str(exc)) from None
