@@ -10,9 +10,19 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass, field
 
 from .inodes import parent_of, under
 from .layout import Entry
+
+
+@dataclass
+class _Listing:
+    """One directory level: its child names, those that are directories, and when it was listed."""
+
+    names: set[str]
+    stamp: float
+    dirs: set[str] = field(default_factory=set)
 
 
 class MetaCache:
@@ -23,7 +33,7 @@ class MetaCache:
         self.ttl = ttl
         self._lock = threading.RLock()
         self._entries: dict[str, tuple[Entry, float]] = {}
-        self._lists: dict[str, tuple[set[str], float]] = {}
+        self._lists: dict[str, _Listing] = {}
         self._absent: dict[str, float] = {}
 
     def _fresh(self, stamp: float) -> bool:
@@ -50,19 +60,26 @@ class MetaCache:
                 return True
             listing = self._lists.get(parent_of(path)) if path else None
             name = path.rpartition("/")[2]
-            return bool(listing and self._fresh(listing[1]) and name not in listing[0])
+            return bool(listing and self._fresh(listing.stamp) and name not in listing.names)
 
     def names(self, path: str) -> set[str] | None:
         """The fresh child names of directory `path`, if listed."""
         with self._lock:
             hit = self._lists.get(path)
-            return set(hit[0]) if hit and self._fresh(hit[1]) else None
+            return set(hit.names) if hit and self._fresh(hit.stamp) else None
+
+    def subdirs(self, path: str) -> int | None:
+        """How many subdirectories the fresh listing of `path` holds (kept as entries change: a
+        directory's getattr asks this for its nlink, and counting would cost the whole listing)."""
+        with self._lock:
+            hit = self._lists.get(path)
+            return len(hit.dirs) if hit and self._fresh(hit.stamp) else None
 
     def listing_stamp(self, path: str) -> float | None:
         """When the fresh listing of directory `path` was taken (tells one listing from the next)."""
         with self._lock:
             hit = self._lists.get(path)
-            return hit[1] if hit and self._fresh(hit[1]) else None
+            return hit.stamp if hit and self._fresh(hit.stamp) else None
 
     def replace(self, path: str, expected: Entry, entry: Entry | None) -> bool:
         """Store `entry` (None: absent) only if `path` still holds the very entry `expected`."""
@@ -84,7 +101,12 @@ class MetaCache:
             self._absent.pop(path, None)
             listing = self._lists.get(parent_of(path)) if path else None
             if listing is not None:
-                listing[0].add(path.rpartition("/")[2])
+                name = path.rpartition("/")[2]
+                listing.names.add(name)
+                if entry.is_dir:
+                    listing.dirs.add(name)
+                else:
+                    listing.dirs.discard(name)
 
     def put_listing(self, path: str, children: dict[str, Entry]) -> None:
         """Remember a whole directory level."""
@@ -94,7 +116,8 @@ class MetaCache:
                 child = f"{path}/{name}" if path else name
                 self._entries[child] = (entry, now)
                 self._absent.pop(child, None)
-            self._lists[path] = (set(children), now)
+            dirs = {name for name, entry in children.items() if entry.is_dir}
+            self._lists[path] = _Listing(set(children), now, dirs)
 
     def remove(self, path: str) -> None:
         """`path` is gone: forget it, drop it from its parent's listing, remember it absent."""
@@ -104,7 +127,8 @@ class MetaCache:
             self._absent[path] = time.monotonic()
             listing = self._lists.get(parent_of(path)) if path else None
             if listing is not None:
-                listing[0].discard(path.rpartition("/")[2])
+                listing.names.discard(path.rpartition("/")[2])
+                listing.dirs.discard(path.rpartition("/")[2])
 
     def drop_tree(self, path: str) -> None:
         """Forget everything at or under `path` (after a directory rename)."""

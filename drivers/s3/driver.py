@@ -99,17 +99,9 @@ class S3Driver(DataOps, RenameOps):
         if nlink is None:
             nlink = 1
             if e.is_dir:
-                subdirs = self._subdirs(path) if path is not None else None
+                subdirs = self.cache.subdirs(path) if path is not None else None
                 nlink = 2 + (subdirs or 0)
         return Attr(ino, e.mode, nlink, e.uid, e.gid, e.size, e.atime_ns, e.mtime_ns, e.ctime_ns)
-
-    def _subdirs(self, path: str) -> int | None:
-        """How many subdirectories a fresh listing of `path` shows; None if it is not listed."""
-        names = self.cache.names(path)
-        if names is None:
-            return None
-        entries = (self.cache.entry(child(path, n)) for n in names)
-        return sum(1 for e in entries if e is not None and e.is_dir)
 
     def _full_attr(self, ino: int, path: str, e: Entry) -> Attr:
         """Attributes for getattr/lookup: a directory not listed yet is listed for its nlink.
@@ -117,7 +109,7 @@ class S3Driver(DataOps, RenameOps):
         Only one page is fetched for that: a directory of more than 1000 entries
         gets nlink 1 ("unknown", as on many network filesystems) instead.
         """
-        if e.is_dir and self._subdirs(path) is None and self._list(path, max_pages=1) is None:
+        if e.is_dir and self.cache.subdirs(path) is None and self._list(path, max_pages=1) is None:
             return self._attr(ino, e, path, nlink=1)
         return self._attr(ino, e, path)
 
