@@ -4,8 +4,11 @@ Every inode with an open handle has one `OpenFile` shared by its handles.
 Writes and truncates go to the inode's staged spool file; `flush` (on close,
 on fsync and at unmount) hands the staged data to the driver in one
 `write`. A file created through us is written once even if empty, so an
-object store can defer creating it to that single upload. When the last
-handle goes, an inode whose last link went meanwhile is purged.
+object store can defer creating it to that single upload. A close of such a
+file before anything was written to it stores nothing while its creator still
+holds another descriptor on it (a shell's `cmd > f` dup2s and closes first):
+its last close stores it, so a closed file is still a stored one. When the
+last handle goes, an inode whose last link went meanwhile is purged.
 
 Lock order: an OpenFile's lock, then the table lock; never a driver call
 under the table lock.
@@ -18,6 +21,7 @@ import errno
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cloudfs.core.cache import MetaCache
@@ -38,6 +42,7 @@ class OpenFile:
     staged: StagedFile | None = None
     needs_write: bool = False
     mtime_ns: int = 0
+    creator: int = 0  # pid that created the file, while nothing has been written to it
     orphaned: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -67,11 +72,13 @@ class OpenFiles:
         self._handles: dict[int, Handle] = {}
         self._next_fh = 1
         self._lock = threading.Lock()
+        self.still_held: Callable[[int, int], bool] = lambda pid, ino: False  # (pid, ino): set by the adapter
 
     # -- handles ---------------------------------------------------------------
 
-    def open(self, ino: int, writable: bool, created_ns: int | None = None) -> int:
-        """Register a new handle on `ino`; `created_ns` marks a file just created (written once, even empty)."""
+    def open(self, ino: int, writable: bool, created_ns: int | None = None, creator: int = 0) -> int:
+        """Register a new handle on `ino`; `created_ns` marks a file just created (written once, even empty)
+        by process `creator`."""
         with self._lock:
             of = self._files.get(ino)
             if of is None:
@@ -80,6 +87,7 @@ class OpenFiles:
             if created_ns is not None:
                 of.needs_write = True
                 of.mtime_ns = created_ns
+                of.creator = creator
             fh = self._next_fh
             self._next_fh += 1
             self._handles[fh] = Handle(ino, writable)
@@ -173,6 +181,7 @@ class OpenFiles:
         with of.lock:
             written = self._staged(of).write(off, data)
             of.mtime_ns = time.time_ns()
+            of.creator = 0
             return written
 
     def truncate(self, ino: int, size: int, mtime_ns: int | None) -> bool:
@@ -183,6 +192,7 @@ class OpenFiles:
         with of.lock:
             self._staged(of).truncate(size)
             of.mtime_ns = mtime_ns or time.time_ns()
+            of.creator = 0
             of.needs_write = True  # even at the same size: truncate(2) and O_TRUNC set mtime and ctime
         return True
 
@@ -210,11 +220,14 @@ class OpenFiles:
 
     # -- flushing --------------------------------------------------------------
 
-    def flush(self, fh: int) -> None:
-        """Write the inode's staged changes to the store (close and fsync)."""
+    def flush(self, fh: int, closing: bool = False) -> None:
+        """Write the inode's staged changes to the store (fsync, and close unless `closing` may wait: see
+        the module docstring)."""
         of = self._files.get(self.handle(fh).ino)
         if of is not None:
             with of.lock:
+                if closing and of.creator and self.still_held(of.creator, of.ino):
+                    return
                 self._flush(of)
 
     def flush_inode(self, ino: int) -> None:

@@ -423,7 +423,7 @@ class Filesystem:
         """Create and open a regular file."""
         attr = self.mknod(parent, name, stat.S_IFREG | (mode & 0o7777), 0, caller)
         created_ns = attr.mtime_ns if self.caps.create_needs_write else None
-        return self.files.open(attr.ino, True, created_ns=created_ns), attr
+        return self.files.open(attr.ino, True, created_ns=created_ns, creator=caller.pid), attr
 
     def read(self, fh: int, off: int, size: int) -> bytes:
         """Read from an open file."""
@@ -451,7 +451,7 @@ class Filesystem:
 
     def flush(self, fh: int) -> None:
         """close(2) of a descriptor: write staged data to the store."""
-        self.files.flush(fh)
+        self.files.flush(fh, closing=True)
 
     def fsync(self, fh: int) -> None:
         """fsync(2): the store has the data when this returns."""

@@ -14,6 +14,7 @@ import llfuse
 
 from cloudfs.binding import FuseSettings
 from cloudfs.core.filesystem import Filesystem
+from cloudfs.descriptors import OpenDescriptors
 from cloudfs.fuse.operations import Operations
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def invalidate_pages(ino: int) -> None:
 def serve(fs: Filesystem, mountpoint: str, settings: FuseSettings, ready: Callable[[], None]) -> int:
     """Mount, call `ready`, serve until unmounted or signalled; returns files that could not be written."""
     fs.invalidate_kernel = invalidate_pages
+    fs.files.still_held = OpenDescriptors(mountpoint).holds
     llfuse.init(Operations(fs), mountpoint, fuse_options(settings))
     unmounted = False
     try:

@@ -14,6 +14,7 @@ from typing import Any
 
 from cloudfs.binding import FuseSettings
 from cloudfs.core.filesystem import Filesystem
+from cloudfs.descriptors import OpenDescriptors
 from cloudfs.mfuse.library import mfusepy
 from cloudfs.mfuse.operations import LockingOperations, Operations
 
@@ -65,6 +66,7 @@ def mount_options(settings: FuseSettings) -> dict[str, Any]:
 def serve(fs: Filesystem, mountpoint: str, settings: FuseSettings, ready: Callable[[], None]) -> int:
     """Mount, call `ready` once the kernel is connected, serve until unmounted; returns files not written."""
     kind = LockingOperations if fs.caps.locks == "shared" else Operations
+    fs.files.still_held = OpenDescriptors(mountpoint).holds
     try:
         CloudFuse(kind(fs, ready), mountpoint, raw_fi=True, foreground=True, **mount_options(settings))
         log.info("unmounted %s: flushing", mountpoint)
