@@ -5,7 +5,9 @@ second, so a listed directory answers lookups and creates without requests;
 headers a listing lacks are fetched ahead of a scan (`lookahead.py`).
 New regular files stay local (`_pending`) until the core's first `write`, so
 a new small file costs one PUT. Unlinked files are hidden at once and deleted
-at `purge`, so open handles keep reading them. Directory attributes set here
+at `purge`, so open handles keep reading them; the DELETE is queued there and
+sent behind the unlink in batches (`deletes.py`), and the name stays hidden
+until it is answered. Directory attributes set here
 are also kept in memory (`_dir_attrs`) because some servers (SeaweedFS) drop
 the headers of `dir/` markers. Data calls live in `data.py`.
 """
@@ -24,6 +26,7 @@ from cloudfs.readahead import Readahead
 
 from .cache import MetaCache
 from .data import DataOps
+from .deletes import BatchedDeletes
 from .inodes import InodeTable, child, join, name_bytes, parent_of
 from .layout import Defaults, Entry, Orphan, from_head, listed_dir, listed_file, now_ns, to_headers
 from .lookahead import Lookahead
@@ -90,6 +93,7 @@ class S3Driver(DataOps, RenameOps):
         self._dirty_dirs: set[int] = set()
         self._orphans: dict[int, Orphan] = {}
         self._hidden: set[str] = set()
+        self.deletes = BatchedDeletes(store, self._lock, self._deleted)
         self._started = now_ns()
 
         # -- resolving paths -------------------------------------------------
@@ -271,9 +275,20 @@ class S3Driver(DataOps, RenameOps):
 
     def _claim(self, path: str) -> int:
         """A fresh inode for a path being created (an orphan hidden there lets go of it)."""
-        with self._lock:
-            self._hidden.discard(path)
+        self._reuse(path)
         return self.inodes.ino(path)
+
+    def _reuse(self, path: str) -> None:
+        """A new object is about to be stored at `path`: the delete of an old one there goes first."""
+        with self._lock:
+            self.deletes.claim(path)
+            self._hidden.discard(path)
+
+    def _deleted(self, path: str, ok: bool) -> None:
+        """The queued delete of `path` was answered (under `_lock`): its name stops being hidden."""
+        self._hidden.discard(path)
+        if ok:
+            self.cache.remove(path)
 
     def _new_entry(self, mode: int, uid: int, gid: int, size: int = 0) -> Entry:
         """A just-created entry: all times now, headers ours."""
@@ -370,11 +385,11 @@ class S3Driver(DataOps, RenameOps):
                 orphan = self._orphans.pop(ino, None)
                 if orphan is None:
                     return
-                still_hidden = orphan.path in self._hidden
-                self._hidden.discard(orphan.path)
-            if orphan.remote and still_hidden and self.inodes.known(orphan.path) is None:
-                self.store.delete(orphan.path)
-                self.cache.remove(orphan.path)
+                hidden = orphan.path in self._hidden
+                if orphan.remote and hidden and self.inodes.known(orphan.path) is None:
+                    self.deletes.submit(orphan.path)
+                else:
+                    self._hidden.discard(orphan.path)
             self.inodes.drop(ino)
             self.reader.drop(ino)
 
@@ -388,6 +403,7 @@ class S3Driver(DataOps, RenameOps):
                 raise FsError(errno.ENOENT, f"{path!r} does not exist")
             if not e.is_dir:
                 raise FsError(errno.ENOTDIR, f"{path!r} is not a directory")
+            self.deletes.flush()  # `rm -r` returns with its files gone from the bucket, not on their way
             self._check_empty(path)
             self.store.delete(path + "/")
             self._forget_dir(path)
@@ -452,6 +468,7 @@ class S3Driver(DataOps, RenameOps):
             self._flush_pending(ino)
         for ino in orphans:
             self.purge(ino)
+        self.deletes.close()
         self._flush_dirs()
         self.lookahead.close()
         self.pool.shutdown(wait=True)

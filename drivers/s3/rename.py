@@ -45,7 +45,9 @@ class RenameOps:
                 raise FsError(errno.EINVAL, "cannot move a directory into itself")
             replaced = self._replace_target(dst, e, self._entry(dst))
             moved = e.copy(ctime_ns=now_ns())
+            self._reuse(dst)
             if e.is_dir:
+                self.deletes.flush()  # objects under `dst` unlinked before must go before the copies land
                 self._move_tree(src, dst, moved)
             else:
                 self._move_file(src, dst, moved)

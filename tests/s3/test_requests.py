@@ -110,5 +110,30 @@ def test_unlink_deletes_at_purge_with_one_request(make_driver: DriverFactory, ra
     assert driver.read(f.ino, 0, 100) == b"still readable"
     counter.take()
     driver.purge(f.ino)
+    driver.deletes.flush()
     assert counter.take() == {"DeleteObject": 1}
     assert raw.list_objects_v2(Bucket=BUCKET, Prefix=driver.store.key("")).get("KeyCount") == 0
+
+
+def test_deletes_queued_behind_unlinks_go_in_batches_and_a_new_file_waits_for_its_old_one(
+    make_driver: DriverFactory, raw
+) -> None:
+    driver, counter = make_driver()
+    for i in range(40):
+        raw.put_object(Bucket=BUCKET, Key=driver.store.key(f"f{i:02d}"), Body=b"x")
+    driver.readdir(ROOT_INO)
+    counter.take()
+    with driver._lock:  # hold the sender back, as a DELETE on its way would, while all 40 are unlinked
+        for i in range(40):
+            name = b"f%02d" % i
+            driver.lookup(ROOT_INO, name)
+            driver.purge(driver.unlink(ROOT_INO, name).ino)
+        assert [n for n, _ in driver.readdir(ROOT_INO)] == []
+    # Created again at once: the old object is deleted first, so the new one is what stays.
+    f = driver.mknod(ROOT_INO, b"f00", stat.S_IFREG | 0o644, 0, 1000, 1000)
+    driver.write(f.ino, Staged().write(0, b"new"), f.mtime_ns)
+    driver.deletes.flush()
+    assert counter.take() == {"HeadObject": 40, "DeleteObjects": 1, "PutObject": 1}
+    keys = [o["Key"] for o in raw.list_objects_v2(Bucket=BUCKET, Prefix=driver.store.key("")).get("Contents", [])]
+    assert keys == [driver.store.key("f00")]
+    assert raw.get_object(Bucket=BUCKET, Key=driver.store.key("f00"))["Body"].read() == b"new"
