@@ -82,9 +82,7 @@ class Capabilities:
     symlinks: bool
     special_files: bool
     xattrs: bool
-    atomic_dir_rename: bool
     persistent_inodes: bool
-    consistency: Literal["strong", "close-to-open", "eventual"]
     max_name_len: int = 255
     max_xattr_value: int = 65536
     block_size: int = 131072

@@ -45,7 +45,6 @@ class DynamoDriver(InodeStoreDriver):
             store,
             dataclasses.replace(
                 INODE_STORE_CAPABILITIES,
-                consistency="close-to-open",
                 block_size=READ_UNIT,
                 atime=False,  # an atime update per read would cost a write per read
                 fresh_open=True,

@@ -38,11 +38,9 @@ INODE_STORE_CAPABILITIES = Capabilities(
     symlinks=True,
     special_files=True,
     xattrs=True,
-    atomic_dir_rename=True,
     persistent_inodes=True,
     create_needs_write=False,
     rename_flags=True,
-    consistency="strong",
 )
 
 # Ancestors a directory rename checks; a deeper tree than this is refused (EMLINK) rather than risk a cycle.

@@ -45,9 +45,7 @@ FULL_CAPABILITIES = Capabilities(
     symlinks=True,
     special_files=True,
     xattrs=True,
-    atomic_dir_rename=True,
     persistent_inodes=False,
-    consistency="strong",
 )
 _SPECIAL_TYPES = frozenset({stat.S_IFIFO, stat.S_IFSOCK, stat.S_IFCHR, stat.S_IFBLK})
 _CAPACITY_BYTES = 2**40

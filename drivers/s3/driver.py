@@ -68,9 +68,7 @@ class S3Driver(DataOps, RenameOps):
             symlinks=not no_metadata,
             special_files=False,
             xattrs=not no_metadata,
-            atomic_dir_rename=False,
             persistent_inodes=False,
-            consistency="close-to-open",
             # SeaweedFS caps a key's path component at 255 bytes of UTF-8, and an escaped
             # name byte takes 3 (see inodes.name_text): 85 bytes is what always fits.
             max_name_len=85 if seaweedfs else 255,

@@ -29,7 +29,7 @@ class SqliteDriver(InodeStoreDriver):
         """Wrap an open database; capabilities follow its block size."""
         super().__init__(
             SqliteStore(db),
-            dataclasses.replace(INODE_STORE_CAPABILITIES, consistency="strong", block_size=db.block_size),
+            dataclasses.replace(INODE_STORE_CAPABILITIES, block_size=db.block_size),
         )
         self.database = db
         self.path = db.path

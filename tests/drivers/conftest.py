@@ -51,7 +51,6 @@ _MINIMAL = dataclasses.replace(
     symlinks=False,
     special_files=False,
     xattrs=False,
-    atomic_dir_rename=False,
     block_size=4096,
 )
 
