@@ -93,7 +93,7 @@ def gc_command(text: str, option_texts: list[str]) -> int:
     try:
         source = parse_source(text)
         options = parse_options(option_texts, source.spec.options, source.spec.scheme)
-        driver = source.spec.open(source.settings, options.for_driver())
+        driver = source.spec.open(source.settings, options.driver_settings())
     except SourceError as exc:
         print(f"cloudfs: {exc}", file=sys.stderr)
         return 2
@@ -154,7 +154,7 @@ def run_mount(source: Source, options: MountOptions, mountpoint: str, reporter: 
     from cloudfs.core.filesystem import Filesystem
 
     try:
-        driver = source.spec.open(source.settings, options.for_driver())
+        driver = source.spec.open(source.settings, options.driver_settings())
     except SourceError as exc:
         reporter.failed(2, str(exc))
         return 2

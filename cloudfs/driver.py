@@ -21,7 +21,7 @@ Conventions every driver keeps:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 ROOT_INO = 1
@@ -273,19 +273,36 @@ class LockStore(Protocol):
         """Give up the lease at once (clean unmount), after the core has released its locks."""
 
 
+@dataclass(frozen=True, slots=True)
+class DriverSettings:
+    """What a driver's `open` gets besides its location: the generic `-o` values, parsed once by the CLI.
+
+    `uid`, `gid` and `umask` are None when not given (the driver picks its
+    default); `options` holds the driver's own `-o` values as text ("" for a
+    bare name), which only the driver can parse.
+    """
+
+    uid: int | None = None
+    gid: int | None = None
+    umask: int | None = None
+    read_only: bool = False
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class DriverSpec:
     """How a mount-source scheme becomes a driver; registered under entry-point group `cloudfs.drivers`.
 
     `parse` checks the location (the source after `scheme:`) and raises
-    SourceError (exit 2) before any I/O; `open` connects and raises StoreError
-    (exit 1) when the store cannot be used. `options` are the driver-specific
-    `-o` names it accepts; `open` receives their values together with the
-    generic `uid`, `gid`, `umask` and `ro` when given.
+    SourceError (exit 2) before any I/O; `open(location, settings)` connects
+    and raises StoreError (exit 1) when the store cannot be used, or
+    SourceError (exit 2) for a bad value of one of its own options.
+    `options` are the driver-specific `-o` names it accepts; their values
+    reach `open` in `DriverSettings.options`, the generic ones typed.
     """
 
     scheme: str
     summary: str
     parse: Callable[[str], object]
-    open: Callable[[object, Mapping[str, str]], Driver]
+    open: Callable[[object, DriverSettings], Driver]
     options: frozenset[str] = frozenset()

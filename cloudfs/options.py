@@ -11,6 +11,7 @@ import grp
 import pwd
 from dataclasses import dataclass, field
 
+from cloudfs.driver import DriverSettings
 from cloudfs.errors import SourceError
 
 # Handled by mount(8), the kernel or systemd, or meaningless for FUSE: accepted and ignored.
@@ -50,15 +51,11 @@ class MountOptions:
     binding: str | None = None
     driver: dict[str, str] = field(default_factory=dict)
 
-    def for_driver(self) -> dict[str, str]:
-        """What the driver's `open` receives: its own options plus uid/gid/umask/ro."""
-        given = dict(self.driver)
-        for name in ("uid", "gid", "umask"):
-            if getattr(self, name) is not None:
-                given[name] = str(getattr(self, name))
-        if self.read_only:
-            given["ro"] = "1"
-        return given
+    def driver_settings(self) -> DriverSettings:
+        """What the driver's `open` receives: the generic uid/gid/umask/ro as parsed, and its own options."""
+        return DriverSettings(
+            uid=self.uid, gid=self.gid, umask=self.umask, read_only=self.read_only, options=dict(self.driver)
+        )
 
 
 def split_options(texts: list[str]) -> list[tuple[str, str | None]]:

@@ -33,6 +33,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from cloudfs.driver import DriverSettings
+
 log = logging.getLogger(__name__)
 
 ACCESS_KEY = "cloudfs-test-key"
@@ -287,9 +289,16 @@ def fresh_table(tag: str) -> str:
     return f"cloudfs-{clean}-{os.getpid()}-{next(_tables)}"
 
 
-def dynamodb_options(server: DynamoServer, **extra: str) -> dict[str, str]:
-    """Options (as for `-o`) that point the DynamoDB driver at `server`."""
-    return {"endpoint": server.url, **extra}
+def settings(
+    *, uid: int | None = None, gid: int | None = None, umask: int | None = None, read_only: bool = False, **options: str
+) -> DriverSettings:
+    """DriverSettings as the CLI builds them: the generic values typed, the rest the driver's own `-o` text."""
+    return DriverSettings(uid=uid, gid=gid, umask=umask, read_only=read_only, options=options)
+
+
+def dynamodb_options(server: DynamoServer, **extra: Any) -> DriverSettings:
+    """Settings that point the DynamoDB driver at `server`; `extra` as for `settings`."""
+    return settings(**{"endpoint": server.url, **extra})
 
 
 _prefixes = itertools.count(1)
@@ -300,9 +309,9 @@ def fresh_prefix(tag: str) -> str:
     return f"{tag}-{os.getpid()}-{next(_prefixes)}"
 
 
-def s3_options(server: S3Server, **extra: str) -> dict[str, str]:
-    """`-o` options that point the S3 driver at `server`."""
-    return {"endpoint": server.url, "uid": "1000", "gid": "1000", **extra}
+def s3_options(server: S3Server, **extra: Any) -> DriverSettings:
+    """Settings that point the S3 driver at `server`, owner 1000:1000; `extra` as for `settings`."""
+    return settings(**{"endpoint": server.url, "uid": 1000, "gid": 1000, **extra})
 
 
 SLOW_DOWN = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"  # noqa: E501

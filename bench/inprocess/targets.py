@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cloudfs.core.context import ROOT_CALLER, MountSettings
 from cloudfs.core.filesystem import Filesystem
-from cloudfs.driver import ROOT_INO, Attr, Driver
+from cloudfs.driver import ROOT_INO, Attr, Driver, DriverSettings
 from cloudfs.drivers.memory import MemoryDriver
 from cloudfs.drivers.s3.driver import S3Driver
 from cloudfs.drivers.s3.layout import Defaults
@@ -25,7 +25,7 @@ def open_driver(kind: str, tmp_path: Path) -> Driver:
     if kind == "memory":
         return MemoryDriver()
     if kind == "sqlite":
-        driver: Driver = SQLITE.open(SQLITE.parse(str(tmp_path / "fs.db")), {})
+        driver: Driver = SQLITE.open(SQLITE.parse(str(tmp_path / "fs.db")), DriverSettings())
         return driver
     # An hour's TTL keeps the root's listing fresh for a whole run, so a create needs no lookup request.
     return S3Driver(FakeStore(), Defaults(uid=0, gid=0, umask=0o022), ttl=3600.0)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from cloudfs.aws import NO_CREDENTIALS
+from cloudfs.driver import DriverSettings
 from cloudfs.errors import SourceError, StoreError
 
 from ..inodestore.model import INODE_STORE_CAPABILITIES, InodeStoreDriver
@@ -65,13 +65,14 @@ class DynamoDriver(InodeStoreDriver):
         return self.dynamo_store.collected
 
 
-def connect(location: TableLocation, options: Mapping[str, str]) -> tuple[Dynamo, dict[str, Any]]:
+def connect(location: TableLocation, settings: DriverSettings) -> tuple[Dynamo, dict[str, Any]]:
     """A client on the tables, made usable; returns it with the format marker. StoreError (exit 1) if not."""
-    read_only = "ro" in options
+    uid = os.getuid() if settings.uid is None else settings.uid
+    gid = os.getgid() if settings.gid is None else settings.gid
     try:
-        client = make_client(location.region, options.get("endpoint"), options.get("profile"))
+        client = make_client(location.region, settings.options.get("endpoint"), settings.options.get("profile"))
         tables = Tables(client, location)
-        marker = tables.prepare(read_only, int(options.get("uid", os.getuid())), int(options.get("gid", os.getgid())))
+        marker = tables.prepare(settings.read_only, uid, gid)
     except ProfileNotFound as exc:
         raise StoreError(str(exc)) from None
     except NoCredentialsError:
@@ -86,19 +87,19 @@ def connect(location: TableLocation, options: Mapping[str, str]) -> tuple[Dynamo
     return Dynamo(client, location.table, location.blocks_table), marker
 
 
-def open_driver(settings: object, options: Mapping[str, str]) -> DynamoDriver:
+def open_driver(location: object, settings: DriverSettings) -> DynamoDriver:
     """Connect to the tables (creating them on first use) and return a driver."""
-    if not isinstance(settings, TableLocation):
-        raise TypeError(f"dynamodb driver needs a TableLocation, got {type(settings).__name__}")
-    lock_lease = lease_seconds(options.get("lock_lease"))
-    dynamo, marker = connect(settings, options)
+    if not isinstance(location, TableLocation):
+        raise TypeError(f"dynamodb driver needs a TableLocation, got {type(location).__name__}")
+    lock_lease = lease_seconds(settings.options.get("lock_lease"))
+    dynamo, marker = connect(location, settings)
     block_size = int(marker["block_size"]["N"])
     inline_max = int(marker["inline_max"]["N"])
-    store = DynamoStore(dynamo, block_size, inline_max, read_only="ro" in options)
+    store = DynamoStore(dynamo, block_size, inline_max, read_only=settings.read_only)
     if not store.read_only:
         store.start_session()
         store.collect_orphans()
-    log.info("opened DynamoDB table %s in %s (blocks of %d bytes)", settings.table, settings.region, block_size)
+    log.info("opened DynamoDB table %s in %s (blocks of %d bytes)", location.table, location.region, block_size)
     return DynamoDriver(store, lock_lease)
 
 

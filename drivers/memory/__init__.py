@@ -6,9 +6,8 @@ Every `open` makes a new, empty store; the label only names it in logs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
-from cloudfs.driver import DriverSpec
+from cloudfs.driver import DriverSettings, DriverSpec
 
 from .driver import FULL_CAPABILITIES, MemoryDriver
 
@@ -22,9 +21,9 @@ def _parse(location: str) -> str:
     return location
 
 
-def _open(settings: object, options: Mapping[str, str]) -> MemoryDriver:
+def _open(location: object, settings: DriverSettings) -> MemoryDriver:
     """A new, empty store; generic options such as uid are the core's business."""
-    log.info("new in-memory store %r", settings)
+    log.info("new in-memory store %r", location)
     return MemoryDriver()
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from cloudfs.aws import NO_CREDENTIALS
-from cloudfs.driver import DriverSpec
+from cloudfs.driver import DriverSettings, DriverSpec
 from cloudfs.errors import SourceError, StoreError
 
 from .client import make_client
@@ -77,29 +77,46 @@ def _check(client: Any, bucket: str) -> str:
         raise StoreError(f"S3 bucket {bucket!r} cannot be used: {code}") from None
 
 
-def open_driver(settings: object, options: Mapping[str, str]) -> S3Driver:
-    """Connect to the bucket and return a driver; StoreError (exit 1) when it cannot be used."""
-    assert isinstance(settings, Location)
+def open_driver(location: object, settings: DriverSettings) -> S3Driver:
+    """Connect to the bucket and return a driver; StoreError (exit 1) when it cannot be used.
+
+    A bad `no_metadata` value is a SourceError (exit 2), raised before any request.
+    """
+    assert isinstance(location, Location)
+    options = settings.options
+    no_metadata = _flag(options, "no_metadata")
     try:
         region = options.get("region") or None
         client = make_client(options, region)
         if region is None:
-            found = _bucket_region(client, settings.bucket)
+            found = _bucket_region(client, location.bucket)
             if found and found != client.meta.region_name:
                 client = make_client(options, found)
-        server = _check(client, settings.bucket)
+        server = _check(client, location.bucket)
     except ProfileNotFound as exc:
         raise StoreError(str(exc)) from None
     except NoCredentialsError:
         raise StoreError(NO_CREDENTIALS) from None
     except BotoCoreError as exc:
-        raise StoreError(f"S3 endpoint unreachable for bucket {settings.bucket!r}: {exc}") from None
-    umask = int(options.get("umask", str(0o022)))  # the CLI passes the number in decimal
-    defaults = Defaults(uid=int(options.get("uid", os.getuid())), gid=int(options.get("gid", os.getgid())), umask=umask)
-    no_metadata = options.get("no_metadata", "0").lower() not in ("0", "false", "no")
-    log.info("opened s3://%s/%s (region %s)", settings.bucket, settings.prefix, client.meta.region_name)
-    store = BotoStore(client, settings.bucket, settings.prefix)
+        raise StoreError(f"S3 endpoint unreachable for bucket {location.bucket!r}: {exc}") from None
+    defaults = Defaults(
+        uid=os.getuid() if settings.uid is None else settings.uid,
+        gid=os.getgid() if settings.gid is None else settings.gid,
+        umask=0o022 if settings.umask is None else settings.umask,
+    )
+    log.info("opened s3://%s/%s (region %s)", location.bucket, location.prefix, client.meta.region_name)
+    store = BotoStore(client, location.bucket, location.prefix)
     return S3Driver(store, defaults, no_metadata=no_metadata, seaweedfs=server.startswith("SeaweedFS"))
+
+
+def _flag(options: Mapping[str, str], name: str) -> bool:
+    """A yes/no driver option: absent or 0/false/no is False; bare, 1/true/yes is True; else SourceError."""
+    text = options.get(name, "0")
+    if text.lower() in ("", "1", "true", "yes"):
+        return True
+    if text.lower() in ("0", "false", "no"):
+        return False
+    raise SourceError(f"bad value for mount option {name}: {text!r} (1, true, yes or 0, false, no)")
 
 
 SPEC = DriverSpec(

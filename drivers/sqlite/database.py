@@ -25,7 +25,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -95,17 +95,20 @@ class Database:
     connection lock and turn SQLite failures into FsError.
     """
 
-    def __init__(self, path: Path, options: Mapping[str, str]) -> None:
-        """Lock, open and check (or create) the file; errors say why it cannot be used."""
+    def __init__(self, path: Path, read_only: bool = False, root_owner: tuple[int, int] = (0, 0)) -> None:
+        """Lock, open and check the file, or create it with a root owned by `root_owner` (uid, gid).
+
+        Errors say why it cannot be used.
+        """
         self.path = path
-        self.read_only = "ro" in options
+        self.read_only = read_only
         self._lock = threading.RLock()
         self._key = os.path.realpath(path)
         self._lock_fd = self._take_lock()
         try:
             self._db = self._connect()
             try:
-                self.block_size = self._prepare(options)
+                self.block_size = self._prepare(root_owner)
             except BaseException:
                 self._db.close()
                 raise
@@ -176,7 +179,7 @@ class Database:
             return SourceError(f"{self.path} is not a cloudfs database ({exc})")
         return StoreError(f"cannot open {self.path}: {exc}")
 
-    def _prepare(self, options: Mapping[str, str]) -> int:
+    def _prepare(self, root_owner: tuple[int, int]) -> int:
         """Create the schema in a new file or check the format marker; return the block size."""
         try:
             tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -186,7 +189,7 @@ class Database:
         if not tables:
             if self.read_only:
                 raise SourceError(f"{self.path} is empty; a read-only mount cannot create a filesystem")
-            self._create(options)
+            self._create(*root_owner)
             return BLOCK_SIZE
         if meta.get("format") != FORMAT_NAME:
             raise SourceError(f"{self.path} is not a cloudfs database (no cloudfs format marker)")
@@ -204,12 +207,8 @@ class Database:
         log.debug("opened %s: %s", self.path, self.pragmas())
         return block_size
 
-    def _create(self, options: Mapping[str, str]) -> None:
-        """Write the schema, format marker and root directory in one transaction."""
-        try:
-            uid, gid = int(options.get("uid", 0)), int(options.get("gid", 0))
-        except ValueError as exc:
-            raise SourceError(f"sqlite: uid and gid options must be integers ({exc})") from exc
+    def _create(self, uid: int, gid: int) -> None:
+        """Write the schema, format marker and a root directory owned by `uid`:`gid`, in one transaction."""
         now = time.time_ns()
         # DDL is transactional in SQLite: a crash never leaves tables without the marker.
         with self.write() as db:

@@ -10,7 +10,8 @@ inodes stay with nlink 0 until `purge` (or the next open, after a crash).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+
+from cloudfs.driver import DriverSettings
 
 from ..inodestore.model import INODE_STORE_CAPABILITIES, InodeStoreDriver
 from .database import Database
@@ -35,8 +36,12 @@ class SqliteDriver(InodeStoreDriver):
         self.path = db.path
 
 
-def open_driver(settings: object, options: Mapping[str, str]) -> SqliteDriver:
-    """Open (creating on first use) the database named by `settings`; see `Database` for errors."""
-    if not isinstance(settings, SqliteSettings):
-        raise TypeError(f"sqlite driver needs SqliteSettings, got {type(settings).__name__}")
-    return SqliteDriver(Database(settings.path, options))
+def open_driver(location: object, settings: DriverSettings) -> SqliteDriver:
+    """Open the database at `location`, creating it on first use with a root owned by uid:gid (default 0:0).
+
+    See `Database` for errors.
+    """
+    if not isinstance(location, SqliteSettings):
+        raise TypeError(f"sqlite driver needs SqliteSettings, got {type(location).__name__}")
+    owner = (settings.uid or 0, settings.gid or 0)
+    return SqliteDriver(Database(location.path, settings.read_only, owner))

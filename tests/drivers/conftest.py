@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from cloudfs.driver import Driver
+from cloudfs.driver import Driver, DriverSettings
 from cloudfs.drivers.memory import FULL_CAPABILITIES, MemoryDriver
 
 
@@ -66,7 +66,7 @@ def _sqlite(request: pytest.FixtureRequest) -> Store:
     from cloudfs.drivers.sqlite import SPEC
 
     location = SPEC.parse(str(request.getfixturevalue("tmp_path") / "fs.db"))
-    return Store(lambda: SPEC.open(location, {}), persistent=True)
+    return Store(lambda: SPEC.open(location, DriverSettings()), persistent=True)
 
 
 def _s3(kind: str) -> Callable[[pytest.FixtureRequest], Store]:

@@ -7,7 +7,7 @@ from errno import EINVAL, EIO, ENAMETOOLONG, ENOENT, ENOSPC
 
 import pytest
 
-from cloudfs.driver import ROOT_INO, AttrChanges
+from cloudfs.driver import ROOT_INO, AttrChanges, DriverSettings
 from cloudfs.drivers.memory import SPEC, MemoryDriver
 from cloudfs.sources import parse_source
 
@@ -64,9 +64,9 @@ def test_spec_opens_a_new_empty_store_each_time() -> None:
     """memory: parses any label; each open is a separate, empty store."""
     source = parse_source("memory:any label/at all")
     assert source.spec is SPEC
-    first = SPEC.open(source.settings, {})
+    first = SPEC.open(source.settings, DriverSettings())
     mkfile(first, b"f")
-    second = SPEC.open(source.settings, {})
+    second = SPEC.open(source.settings, DriverSettings())
     assert isinstance(second, MemoryDriver)
     assert names(second) == []
     assert names(first) == [b"f"]

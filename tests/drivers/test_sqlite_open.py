@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudfs.driver import ROOT_INO
+from cloudfs.driver import ROOT_INO, DriverSettings
 from cloudfs.drivers.sqlite import SPEC, SqliteDriver
 from cloudfs.drivers.sqlite.source import SqliteSettings
 from cloudfs.errors import SourceError, StoreError
@@ -22,9 +22,9 @@ from .helpers import fails_with, mkfile
 from .staging import Staged
 
 
-def open_at(path: Path, **options: str) -> SqliteDriver:
+def open_at(path: Path, read_only: bool = False) -> SqliteDriver:
     """Open the driver on `path` the way the CLI does: parse, then open."""
-    driver = SPEC.open(SPEC.parse(str(path)), options)
+    driver = SPEC.open(SPEC.parse(str(path)), DriverSettings(read_only=read_only))
     assert isinstance(driver, SqliteDriver)
     return driver
 
@@ -76,7 +76,7 @@ def test_missing_file_is_created_with_root(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     settings = SPEC.parse(str(path))
     assert not path.exists(), "parse must not create anything"
-    driver = SPEC.open(settings, {"uid": "1000", "gid": "100"})
+    driver = SPEC.open(settings, DriverSettings(uid=1000, gid=100))
     try:
         root = driver.getattr(ROOT_INO)
         assert (root.mode, root.nlink, root.uid, root.gid, root.size) == (stat.S_IFDIR | 0o755, 2, 1000, 100, 0)
@@ -133,12 +133,6 @@ def test_newer_format_is_a_store_error_and_releases_the_lock(tmp_path: Path) -> 
     open_at(path).close()
 
 
-def test_bad_uid_option_is_a_source_error(tmp_path: Path) -> None:
-    """A non-numeric uid option is a SourceError when creating the root."""
-    with pytest.raises(SourceError, match="uid and gid options must be integers"):
-        open_at(tmp_path / "fs.db", uid="alice")
-
-
 def test_second_open_in_same_process_is_refused(tmp_path: Path) -> None:
     """A second open in one process fails without disturbing the first mount."""
     path = tmp_path / "fs.db"
@@ -158,9 +152,10 @@ def test_second_open_in_same_process_is_refused(tmp_path: Path) -> None:
 
 CHILD_OPEN = """
 import sys
+from cloudfs.driver import DriverSettings
 from cloudfs.drivers.sqlite import SPEC
 try:
-    SPEC.open(SPEC.parse(sys.argv[1]), {}).close()
+    SPEC.open(SPEC.parse(sys.argv[1]), DriverSettings()).close()
 except Exception as exc:
     print(type(exc).__name__, exc)
 else:
@@ -208,7 +203,7 @@ def test_read_only_mount_reads_and_refuses_writes(tmp_path: Path) -> None:
     ino = mkfile(writer, b"kept").ino
     writer.setxattr(ino, b"user.k", b"v", 0)
     writer.close()
-    reader = open_at(path, ro="1")
+    reader = open_at(path, read_only=True)
     try:
         assert reader.lookup(ROOT_INO, b"kept").ino == ino
         assert reader.getxattr(ino, b"user.k") == b"v"
@@ -224,7 +219,7 @@ def test_read_only_mount_cannot_create(tmp_path: Path) -> None:
     """A read-only open of a missing file fails and creates nothing."""
     path = tmp_path / "absent.db"
     with pytest.raises(SourceError, match="read-only mount cannot create it"):
-        open_at(path, ro="1")
+        open_at(path, read_only=True)
     assert not os.path.exists(path)
 
 

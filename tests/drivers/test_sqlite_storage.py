@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudfs.driver import ROOT_INO, AttrChanges, Driver
+from cloudfs.driver import ROOT_INO, AttrChanges, Driver, DriverSettings
 from cloudfs.drivers.sqlite import SPEC, SqliteDriver
 
 from .helpers import GID, UID, mkdir, mkfile, pattern, put
@@ -33,7 +33,7 @@ class Reopenable:
 
     def _open(self) -> SqliteDriver:
         """Parse and open the file as the CLI would."""
-        driver = SPEC.open(SPEC.parse(str(self.path)), {})
+        driver = SPEC.open(SPEC.parse(str(self.path)), DriverSettings())
         assert isinstance(driver, SqliteDriver)
         return driver
 
@@ -262,11 +262,12 @@ def test_random_writes_and_truncates_match_a_model(fs: Reopenable) -> None:
 KILLED_WRITER = """
 import stat, sys
 sys.path.insert(0, sys.argv[2])
+from cloudfs.driver import DriverSettings
 from cloudfs.drivers.sqlite import SPEC
 from tests.drivers.helpers import pattern
 from tests.drivers.staging import Staged
 
-driver = SPEC.open(SPEC.parse(sys.argv[1]), {})
+driver = SPEC.open(SPEC.parse(sys.argv[1]), DriverSettings())
 attr = driver.mknod(1, b"survivor", stat.S_IFREG | 0o644, 0, 0, 0)
 driver.write(attr.ino, Staged().write(0, pattern(300_000, seed=3)), 42)
 print(attr.ino, flush=True)
@@ -292,7 +293,7 @@ def test_committed_write_survives_sigkill(tmp_path: Path) -> None:
         child.wait(timeout=60)
     assert child.returncode == -signal.SIGKILL
 
-    driver: Driver = SPEC.open(SPEC.parse(str(path)), {})
+    driver: Driver = SPEC.open(SPEC.parse(str(path)), DriverSettings())
     try:
         attr = driver.lookup(ROOT_INO, b"survivor")
         assert attr.ino == int(line)

@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from cloudfs.driver import ROOT_INO
+from cloudfs.driver import ROOT_INO, DriverSettings
 from cloudfs.drivers.dynamodb import SPEC
 from cloudfs.drivers.dynamodb.driver import DynamoDriver
 from cloudfs.errors import StoreError
@@ -158,7 +158,7 @@ def test_the_endpoint_may_come_from_the_environment(
     for variable in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"):
         table = fresh_table("env")
         monkeypatch.setenv(variable, server.url)
-        driver = SPEC.open(SPEC.parse(f"{REGION}/{table}"), {})
+        driver = SPEC.open(SPEC.parse(f"{REGION}/{table}"), DriverSettings())
         driver.close()
         monkeypatch.delenv(variable)
         assert marker(raw, table) is not None, variable

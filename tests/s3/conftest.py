@@ -35,10 +35,10 @@ DriverFactory = Callable[..., tuple[S3Driver, RequestCounter]]
 
 @pytest.fixture
 def make_driver(server: S3Server, prefix: str) -> Iterator[DriverFactory]:
-    """Open drivers on this test's prefix (options as for `-o`); each comes with its request counter."""
+    """Open drivers on this test's prefix (keywords as for `tests.servers.settings`); each with its request counter."""
     opened: list[S3Driver] = []
 
-    def make(**options: str) -> tuple[S3Driver, RequestCounter]:
+    def make(**options: Any) -> tuple[S3Driver, RequestCounter]:
         """A driver on this prefix with `options`, and a counter of its requests."""
         driver = SPEC.open(SPEC.parse(f"{BUCKET}/{prefix}"), s3_options(server, **options))
         assert isinstance(driver, S3Driver)

@@ -46,7 +46,7 @@ def test_xattrs_are_stored_in_s3fs_encoding(make_driver: DriverFactory, raw) -> 
 
 def test_foreign_objects_get_the_mount_defaults(make_driver: DriverFactory, raw) -> None:
     raw_put = raw.put_object
-    driver, _ = make_driver(uid="4321", gid="8765", umask=str(0o027))
+    driver, _ = make_driver(uid=4321, gid=8765, umask=0o027)
     raw_put(Bucket=BUCKET, Key=driver.store.key("plain.txt"), Body=b"abc")
     raw_put(Bucket=BUCKET, Key=driver.store.key("implicit/child"), Body=b"")
     stamp = raw.head_object(Bucket=BUCKET, Key=driver.store.key("plain.txt"))["LastModified"]

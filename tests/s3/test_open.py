@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from cloudfs.driver import DriverSettings
 from cloudfs.drivers.s3 import SPEC, Location
+from cloudfs.drivers.s3.layout import Defaults
 from cloudfs.errors import SourceError, StoreError
-from tests.servers import S3Server, s3_options
+from cloudfs.options import parse_options
+from tests.servers import BUCKET, S3Server, s3_options
 
 
 @pytest.mark.parametrize(
@@ -62,3 +67,33 @@ def test_the_bucket_region_is_found_when_not_given(moto_s3: S3Server) -> None:
         assert given.store.client.meta.region_name == "eu-west-1"
     finally:
         given.close()
+
+
+def test_parsed_options_reach_the_driver(moto_s3: S3Server) -> None:
+    """`-o uid=1000,umask=027,ro,no_metadata` as the CLI parses it: the owner and umask of header-less objects,
+    and no headers; the gid not given is the mounting user's."""
+    texts = [f"endpoint={moto_s3.url},uid=1000,umask=027,ro,no_metadata"]
+    driver = SPEC.open(SPEC.parse(BUCKET), parse_options(texts, SPEC.options, "s3").driver_settings())
+    try:
+        assert driver.defaults == Defaults(uid=1000, gid=os.getgid(), umask=0o027)
+        assert driver.no_metadata is True
+    finally:
+        driver.close()
+
+
+@pytest.mark.parametrize(("text", "expected"), [("", True), ("YES", True), ("1", True), ("no", False), ("0", False)])
+def test_no_metadata_takes_yes_or_no(moto_s3: S3Server, text: str, expected: bool) -> None:
+    """A bare `no_metadata` means yes; 1/true/yes and 0/false/no in any case are accepted."""
+    driver = SPEC.open(SPEC.parse(BUCKET), s3_options(moto_s3, no_metadata=text))
+    try:
+        assert driver.no_metadata is expected
+    finally:
+        driver.close()
+
+
+def test_a_bad_no_metadata_value_is_one_line_before_any_request() -> None:
+    """`-o no_metadata=maybe` is a SourceError (exit 2); the endpoint is unreachable on purpose."""
+    settings = DriverSettings(options={"endpoint": "http://127.0.0.1:9", "no_metadata": "maybe"})
+    with pytest.raises(SourceError) as info:
+        SPEC.open(SPEC.parse(BUCKET), settings)
+    assert str(info.value) == "bad value for mount option no_metadata: 'maybe' (1, true, yes or 0, false, no)"
