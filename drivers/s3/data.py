@@ -48,13 +48,8 @@ class _Resized:
 class DataOps:
     """Mixin of S3Driver: data, attribute and xattr calls."""
 
-    def _fetch_range(self: S3Driver, ino: int, start: int, end: int) -> bytes:
-        """One ranged GET of `ino`'s object (an orphan reads the object it was unlinked from)."""
-        orphan = self._orphan(ino)
-        return self.store.get(orphan.path if orphan else self._path(ino), start, end)
-
     def read(self: S3Driver, ino: int, off: int, size: int) -> bytes:
-        """Ranged GETs with readahead for sequential readers; holes are zeros."""
+        """A streaming GET for sequential readers, ranged GETs otherwise (`streaming.py`); holes are zeros."""
         orphan = self._orphan(ino)
         with self._lock:
             pending = self._pending.get(ino)
@@ -64,10 +59,11 @@ class DataOps:
             return orphan.data[off : off + size]
         if pending is not None:
             return bytes(max(0, min(off + size, pending.size) - off))
-        e = orphan.entry if orphan else self._existing(ino)[1]
+        # An orphan reads the object it was unlinked from.
+        path, e = (orphan.path, orphan.entry) if orphan else self._existing(ino)
         if e.is_dir:
             raise FsError(errno.EISDIR, "is a directory")
-        return self.reader.read(ino, off, size, e.size)
+        return self.reader.read(ino, path, off, size, e.size)
 
     def _upload(self: S3Driver, path: str, data: StagedData, e: Entry, old: Entry | None) -> str | None:
         """Store `data` as `path` with `e`'s headers: one PUT, or multipart copying unchanged parts."""

@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cloudfs.driver import ROOT_INO, Attr, Capabilities, StatFs
 from cloudfs.errors import FsError
-from cloudfs.readahead import Readahead
 
 from .cache import MetaCache
 from .data import DataOps
@@ -32,6 +31,7 @@ from .layout import Defaults, Entry, Orphan, from_head, listed_dir, listed_file,
 from .lookahead import Lookahead
 from .rename import RenameOps
 from .store import Store
+from .streaming import StreamingReader
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class S3Driver(DataOps, RenameOps):
         self.cache = MetaCache(ttl)
         self.inodes = InodeTable()
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="s3")
-        self.reader = Readahead(self._fetch_range, self.pool, part=part_size)
+        self.reader = StreamingReader(store)
         self.lookahead = Lookahead(self.cache, self._fetch_listed, threads=workers)
         self._lock = threading.RLock()  # guards the dicts below, never held over a request
         self._ns_lock = threading.RLock()  # serialises namespace changes, so a name is created once
@@ -476,6 +476,7 @@ class S3Driver(DataOps, RenameOps):
         for ino in orphans:
             self.purge(ino)
         self.deletes.close()
+        self.reader.close()
         self._flush_dirs()
         self.lookahead.close()
         self.pool.shutdown(wait=True)

@@ -43,7 +43,6 @@ def make_driver(server: S3Server, prefix: str) -> Iterator[DriverFactory]:
         driver = SPEC.open(SPEC.parse(f"{BUCKET}/{prefix}"), s3_options(server, **options))
         assert isinstance(driver, S3Driver)
         driver.part_size = 5 * 1024 * 1024  # the S3 minimum, so multipart tests stay small
-        driver.reader.part = driver.part_size
         opened.append(driver)
         return driver, RequestCounter().attach(driver.store.client)
 
