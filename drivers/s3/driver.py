@@ -18,6 +18,7 @@ import errno
 import logging
 import stat
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from cloudfs.driver import ROOT_INO, Attr, Capabilities, StatFs
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 MAX_HEADER_BYTES = 2048  # AWS's limit on all user metadata of one object
+GONE_KEPT = 60.0  # seconds a deleted key is remembered: longer than any LIST can be on its way
 
 
 class S3Driver(DataOps, RenameOps):
@@ -91,6 +93,7 @@ class S3Driver(DataOps, RenameOps):
         self._dirty_dirs: set[int] = set()
         self._orphans: dict[int, Orphan] = {}
         self._hidden: set[str] = set()
+        self._gone: dict[str, float] = {}  # path -> when its queued delete was answered (monotonic)
         self.deletes = BatchedDeletes(store, self._lock, self._deleted)
         self._started = now_ns()
 
@@ -245,8 +248,10 @@ class S3Driver(DataOps, RenameOps):
     def _list(self, path: str, max_pages: int | None = None) -> set[str] | None:
         """List one directory level and return its names (None if `max_pages` did not reach the end).
 
-        Entries whose object did not change keep the headers seen before.
+        Entries whose object did not change keep the headers seen before. A key whose
+        delete was answered after the LIST was sent may still be in it: it is left out.
         """
+        asked = time.monotonic()
         listing = self.store.list_dir(path, max_pages)
         now = now_ns()
         children: dict[str, Entry] = {}
@@ -259,6 +264,8 @@ class S3Driver(DataOps, RenameOps):
             children[name] = old if old and old.is_dir else listed_dir(now, self.defaults)
         with self._lock:
             for name in [n for n in children if child(path, n) in self._hidden]:
+                del children[name]
+            for name in [n for n in children if self._gone.get(child(path, n), -1.0) >= asked]:
                 del children[name]
             for ino, e in self._pending.items():
                 p = self.inodes.path(ino)
@@ -281,12 +288,17 @@ class S3Driver(DataOps, RenameOps):
         with self._lock:
             self.deletes.claim(path)
             self._hidden.discard(path)
+            self._gone.pop(path, None)
 
     def _deleted(self, path: str, ok: bool) -> None:
         """The queued delete of `path` was answered (under `_lock`): its name stops being hidden."""
         self._hidden.discard(path)
         if ok:
             self.cache.remove(path)
+            now = time.monotonic()
+            self._gone[path] = now
+            if len(self._gone) > 4096:
+                self._gone = {p: t for p, t in self._gone.items() if now - t < GONE_KEPT}
 
     def _new_entry(self, mode: int, uid: int, gid: int, size: int = 0) -> Entry:
         """A just-created entry: all times now, headers ours."""
