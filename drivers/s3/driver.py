@@ -404,7 +404,7 @@ class S3Driver(DataOps, RenameOps):
             self.reader.drop(ino)
 
     def rmdir(self, parent: int, name: bytes) -> None:
-        """Remove an empty directory: one DELETE, after one LIST (implicit children count) unless freshly listed."""
+        """Remove an empty directory: one LIST (implicit children count) and one DELETE."""
         with self._ns_lock:
             parent_path = self._dir(parent)
             path = join(parent_path, name)
@@ -429,20 +429,11 @@ class S3Driver(DataOps, RenameOps):
         self.cache.remove(path)
 
     def _check_empty(self, path: str) -> None:
-        """ENOTEMPTY if anything but the marker is under `path`, uploaded or still local.
-
-        A fresh listing answers without a request, as it answers lookups: `rm -r`
-        has just listed every directory it removes.
-        """
+        """ENOTEMPTY if anything but the marker is under `path`, uploaded or still local."""
         with self._lock:
             if any(parent_of(self.inodes.path(i)) == path for i in self._pending):
                 raise FsError(errno.ENOTEMPTY, f"{path!r} is not empty")
             hidden = {p for p in self._hidden if parent_of(p) == path}
-        listed = self.cache.names(path)
-        if listed is not None:
-            if any(child(path, name) not in hidden for name in listed):
-                raise FsError(errno.ENOTEMPTY, f"{path!r} is not empty")
-            return
         keys = self.store.first_under(path, 2 + len(hidden))
         if any(k != path + "/" and k not in hidden for k in keys):
             raise FsError(errno.ENOTEMPTY, f"{path!r} is not empty")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import stat
-from errno import ENOENT, ENOTEMPTY
+from errno import ENOENT
 
 from cloudfs.driver import ROOT_INO, AttrChanges
 from tests.drivers.helpers import fails_with
@@ -137,32 +137,3 @@ def test_deletes_queued_behind_unlinks_go_in_batches_and_a_new_file_waits_for_it
     keys = [o["Key"] for o in raw.list_objects_v2(Bucket=BUCKET, Prefix=driver.store.key("")).get("Contents", [])]
     assert keys == [driver.store.key("f00")]
     assert raw.get_object(Bucket=BUCKET, Key=driver.store.key("f00"))["Body"].read() == b"new"
-
-
-def test_rmdir_of_a_directory_just_emptied_costs_its_delete_alone(make_driver: DriverFactory, raw) -> None:
-    driver, counter = make_driver()
-    for name in ("d/", "d/a", "d/b", "e/", "e/x"):
-        raw.put_object(Bucket=BUCKET, Key=driver.store.key(name), Body=b"")
-    d = driver.lookup(ROOT_INO, b"d")
-    driver.lookup(ROOT_INO, b"e")
-    assert len(driver.readdir(d.ino)) == 2
-    for name in (b"a", b"b"):
-        driver.lookup(d.ino, name)
-        driver.purge(driver.unlink(d.ino, name).ino)
-    driver.deletes.flush()
-    counter.take()
-    driver.rmdir(ROOT_INO, b"d")
-    assert counter.take() == {"DeleteObject": 1}
-    # Its lookup listed it (for nlink): that listing answers, and its child keeps it.
-    with fails_with(ENOTEMPTY):
-        driver.rmdir(ROOT_INO, b"e")
-    assert counter.take() == {}
-    # With nothing cached, the store is asked.
-    driver.cache.clear()
-    with fails_with(ENOTEMPTY):
-        driver.rmdir(ROOT_INO, b"e")
-    assert counter.take().get("ListObjectsV2", 0) >= 1
-    assert [o["Key"] for o in raw.list_objects_v2(Bucket=BUCKET, Prefix=driver.store.key(""))["Contents"]] == [
-        driver.store.key("e/"),
-        driver.store.key("e/x"),
-    ]
