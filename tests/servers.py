@@ -13,9 +13,11 @@ import itertools
 import json
 import logging
 import os
+import random
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -315,14 +317,47 @@ def s3_options(server: S3Server, **extra: Any) -> DriverSettings:
 
 
 SLOW_DOWN = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"  # noqa: E501
+# Error answers by fault: HTTP status and S3 error code.
+ERROR_FAULTS = {"503": (503, b"ServiceUnavailable"), "slowdown": (503, b"SlowDown"), "500": (500, b"InternalError")}
+# Faults that mangle the server's answer, so the request has reached the server.
+CUT_FAULTS = frozenset({"reset-mid-body", "truncate", "stall-mid-body"})
+FAULTS = (*ERROR_FAULTS, "reset", "stall", *sorted(CUT_FAULTS))
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    """A threading HTTP server that says nothing when a client hangs up on it (an abandoned attempt)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients gone away; report anything else as socketserver does."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+@dataclass
+class Answer:
+    """The upstream server's answer to one request, read whole."""
+
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    payload: bytes
 
 
 class FlakyProxy:
     """A real HTTP proxy on 127.0.0.1 in front of a server that fails the requests it is told to.
 
-    `faults` is consumed one per request: "503" answers SlowDown, "500" an
-    InternalError, "reset" drops the connection; with none left, requests
-    pass through. Used to test retries without patching botocore.
+    `faults` is consumed one per request; with none left, `randomly` may pick
+    one at a seeded rate, else requests pass through. Faults: "503"
+    (ServiceUnavailable), "slowdown" (503 SlowDown), "500" (InternalError),
+    "reset" (connection dropped before any answer), "stall" (held `stall`
+    seconds, then forwarded), and after forwarding "reset-mid-body" (headers
+    and half the body, then a TCP reset), "truncate" (Content-Length promises
+    more than is sent, then close), "stall-mid-body" (half the body, `stall`
+    seconds, the rest). An answer without a body (HEAD, 204) cannot be cut: the
+    connection is then dropped after forwarding (the answer is lost). Used to
+    test retries and hedging without patching botocore; `injected` counts the
+    faults by kind, `overlapping` the requests that came while an identical
+    one was still in hand (hedges, mostly).
     """
 
     def __init__(self, upstream: str) -> None:
@@ -331,10 +366,17 @@ class FlakyProxy:
         self.faults: list[str] = []
         self.only = ""  # when set, only requests whose path contains it consume faults
         self.delay = 0.0  # seconds each request is held before it is forwarded
+        self.stall = 5.0  # seconds a "stall" or "stall-mid-body" holds its request
+        self.rate = 0.0  # the share of requests `randomly` fails
+        self.kinds: tuple[str, ...] = ()
         self.seen = 0
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests ever handled at once
         self.operations: Counter[str] = Counter()  # requests seen, by `operation(handler)`
+        self.injected: Counter[str] = Counter()  # faults injected, by kind
+        self.overlapping = 0  # requests that came while an identical one (method and target) was in hand: hedges
+        self._live: Counter[tuple[str, str]] = Counter()
+        self._rng = random.Random(0)
         self._lock = threading.Lock()
         proxy = self
 
@@ -352,18 +394,23 @@ class FlakyProxy:
             def _handle(self) -> None:
                 """Fail the request with the next fault, or forward it."""
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+                same = (self.command, self.path)
                 with proxy._lock:
                     proxy.seen += 1
                     proxy.operations[proxy.operation(self)] += 1
                     proxy.in_flight += 1
                     proxy.max_in_flight = max(proxy.max_in_flight, proxy.in_flight)
-                    eligible = proxy.faults and proxy.only in self.path
-                    fault = proxy.faults.pop(0) if eligible else None
+                    proxy.overlapping += proxy._live[same] > 0
+                    proxy._live[same] += 1
+                    fault = proxy._next_fault(self.path)
                 try:
                     self._answer(body, fault)
                 finally:
                     with proxy._lock:
                         proxy.in_flight -= 1
+                        proxy._live[same] -= 1
+                        if not proxy._live[same]:
+                            del proxy._live[same]
 
             def _answer(self, body: bytes, fault: str | None) -> None:
                 """Answer with `fault`, or with what the upstream server says."""
@@ -371,45 +418,103 @@ class FlakyProxy:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
                     return
-                if fault in ("503", "500"):
-                    code = b"SlowDown" if fault == "503" else b"InternalError"
+                if fault in ERROR_FAULTS:
+                    status, code = ERROR_FAULTS[fault]
                     payload = SLOW_DOWN.replace(b"SlowDown", code)
-                    self.send_response(int(fault))
+                    self.send_response(status)
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)
                     return
-                time.sleep(proxy.delay)
-                proxy.forward(self, body)
+                time.sleep(proxy.delay + (proxy.stall if fault == "stall" else 0.0))
+                if fault in CUT_FAULTS:
+                    proxy.cut(self, proxy.exchange(self, body), fault)
+                else:
+                    proxy.forward(self, body)
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
-        self.server = http.server.ThreadingHTTPServer((HOST, 0), Handler)
+        self.server = _QuietServer((HOST, 0), Handler)
         self.url = f"http://{HOST}:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def randomly(self, rate: float, kinds: tuple[str, ...] = FAULTS, seed: int = 0) -> None:
+        """Fail each request with probability `rate`, the fault drawn from `kinds` by an RNG seeded with `seed`."""
+        unknown = set(kinds) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown faults {sorted(unknown)}: choose from {FAULTS}")
+        with self._lock:
+            self.rate, self.kinds, self._rng = rate, tuple(kinds), random.Random(seed)
+
+    def _next_fault(self, path: str) -> str | None:
+        """The fault for a request to `path` (under the lock): the next listed one, else a random draw."""
+        fault = None
+        if self.faults and self.only in path:
+            fault = self.faults.pop(0)
+        elif self.rate and self.kinds and self._rng.random() < self.rate:
+            fault = self._rng.choice(self.kinds)
+        if fault is not None:
+            self.injected[fault] += 1
+        return fault
 
     def operation(self, handler: http.server.BaseHTTPRequestHandler) -> str:
         """What `operations` counts a request under: its HTTP method here."""
         return handler.command
 
-    def forward(self, handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
-        """Send the request upstream and relay the answer."""
+    def exchange(self, handler: http.server.BaseHTTPRequestHandler, body: bytes) -> Answer:
+        """Send the request upstream and read its whole answer."""
         conn = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=30)
-        headers = {k: v for k, v in handler.headers.items() if k.lower() != "connection"}
-        conn.request(handler.command, handler.path, body=body, headers=headers)
-        resp = conn.getresponse()
-        payload = resp.read()
-        handler.send_response(resp.status)
-        for k, v in resp.getheaders():
-            if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
-                handler.send_header(k, v)
+        try:
+            headers = {k: v for k, v in handler.headers.items() if k.lower() != "connection"}
+            conn.request(handler.command, handler.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            payload = resp.read()
+        finally:
+            conn.close()
+        kept = [
+            (k, v)
+            for k, v in resp.getheaders()
+            if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date")
+        ]
         # A HEAD answer has no body but tells the object's length: relay it, or sizes read as 0.
         length = resp.getheader("Content-Length", "0") if handler.command == "HEAD" else str(len(payload))
-        handler.send_header("Content-Length", length)
+        return Answer(resp.status, resp.reason, [*kept, ("Content-Length", length)], payload)
+
+    def forward(self, handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+        """Send the request upstream and relay the answer."""
+        answer = self.exchange(handler, body)
+        handler.send_response(answer.status)
+        for k, v in answer.headers:
+            handler.send_header(k, v)
         handler.end_headers()
         if handler.command != "HEAD":
-            handler.wfile.write(payload)
-        conn.close()
+            handler.wfile.write(answer.payload)
+
+    def cut(self, handler: http.server.BaseHTTPRequestHandler, answer: Answer, fault: str) -> None:
+        """Relay `answer` mangled by `fault` (one of CUT_FAULTS); the connection is not reused."""
+        handler.close_connection = True
+        sock = handler.connection
+        if handler.command == "HEAD" or answer.status in (204, 304):
+            sock.shutdown(socket.SHUT_RDWR)
+            return
+        payload = answer.payload
+        # A cut empty body still promises a byte, so the client waits for one that never comes.
+        promised = len(payload) if payload or fault == "stall-mid-body" else 1
+        lines = [f"HTTP/1.1 {answer.status} {answer.reason}"]
+        lines += [f"{k}: {v}" for k, v in answer.headers if k.lower() != "content-length"]
+        lines.append(f"Content-Length: {promised}")
+        handler.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        half = len(payload) // 2
+        handler.wfile.write(payload[:half])
+        if fault == "stall-mid-body":
+            time.sleep(self.stall)
+            handler.wfile.write(payload[half:])
+        elif fault == "reset-mid-body":
+            # Lingering off: the close sends a TCP reset instead of an orderly end.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+        else:
+            sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> FlakyProxy:
         """Start serving."""

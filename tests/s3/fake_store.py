@@ -3,8 +3,9 @@
 Modelled on mountpoint-s3's mock and failure clients. `FakeStore` keeps a
 dict of objects and answers every request of the `Store` protocol. It shares
 `RetriedStore` with `BotoStore`, so its requests go through the same retry
-policy, error normalisation and reading of ListObjectsV2 pages; missing keys
-and injected faults are raised as the botocore errors S3 would cause.
+policy, error normalisation and reading of ListObjectsV2 pages (and, given a
+`Hedger`, the same hedging); missing keys and injected faults are raised as
+the botocore errors S3 would cause.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from botocore.exceptions import ClientError, ResponseStreamingError
 from urllib3.exceptions import ProtocolError
 
 from cloudfs.drivers.s3.layout import DIR_CONTENT_TYPE, FILE_CONTENT_TYPE
-from cloudfs.drivers.s3.store import BodyReader, Head, NotFound, RetriedStore, is_transient
+from cloudfs.drivers.s3.store import BodyReader, Head, NotFound, RetriedStore, is_transient, size_class
 from cloudfs.drivers.s3.transfer import MIN_PART
+from cloudfs.hedging import Hedger
 from cloudfs.retry import RetryPolicy
 
 T = TypeVar("T")
@@ -135,20 +137,26 @@ class FakeStore(RetriedStore):
 
     Keys are `prefix + path`, a directory marker being a key ending in "/";
     `objects` maps keys to `FakeObject`s and `uploads` holds unfinished
-    multipart uploads. `fail` and `truncate` arm faults for the next requests.
+    multipart uploads. `fail`, `stall` and `truncate` arm faults for the next requests.
     """
 
     def __init__(
-        self, prefix: str = "", policy: RetryPolicy | None = None, clock: Callable[[], int] = time.time_ns
+        self,
+        prefix: str = "",
+        policy: RetryPolicy | None = None,
+        clock: Callable[[], int] = time.time_ns,
+        hedger: Hedger | None = None,
     ) -> None:
-        """An empty prefix whose retries are `policy` (FAST_RETRIES by default) and times come from `clock`."""
-        super().__init__(prefix, policy or FAST_RETRIES)
+        """An empty prefix whose retries are `policy` (FAST_RETRIES by default), hedged by `hedger` if given
+        (none by default: requests run in the caller's thread), and whose times come from `clock`."""
+        super().__init__(prefix, policy or FAST_RETRIES, hedger)
         self.counts: Counter[str] = Counter()
         self.objects: dict[str, FakeObject] = {}
         self.uploads: dict[str, Upload] = {}
         self._sorted: list[str] = []  # the keys of `objects` in S3's listing order
         self._faults: defaultdict[str, deque[Callable[[], BaseException]]] = defaultdict(deque)
         self._truncations: deque[int] = deque()
+        self._stalls: defaultdict[str, deque[float]] = defaultdict(deque)
         self._ids = itertools.count(1)
         self._clock = clock
         self._lock = threading.Lock()  # the driver's pool sends requests from many threads
@@ -174,6 +182,13 @@ class FakeStore(RetriedStore):
         with self._lock:
             self._faults[op].extend([fault] * times)
 
+    def stall(self, op: str, seconds: float, times: int = 1) -> None:
+        """Hold the next `times` attempts of `op` `seconds` each before they are served, as a slow server would."""
+        if op not in OPERATIONS:
+            raise ValueError(f"unknown operation {op!r}: one of {sorted(OPERATIONS)}")
+        with self._lock:
+            self._stalls[op].extend([seconds] * times)
+
     def truncate(self, keep: int = 0, times: int = 1) -> None:
         """Make the next `times` GET bodies break after `keep` bytes (a transient dropped connection)."""
         with self._lock:
@@ -197,9 +212,13 @@ class FakeStore(RetriedStore):
     # -- the objects, always under the lock ---------------------------------
 
     def _attempt(self, op: str, fn: Callable[[], T]) -> T:
-        """One request of `op`: counted, then the next armed fault, else `fn` on the objects."""
+        """One request of `op`: counted, held by an armed stall, then the next armed fault, else `fn` on the objects."""
         with self._lock:
             self.counts[op] += 1
+            stall = self._stalls[op].popleft() if self._stalls[op] else 0.0
+        if stall:
+            time.sleep(stall)  # outside the lock, so a hedge of this request gets through meanwhile
+        with self._lock:
             if self._faults[op]:
                 raise self._faults[op].popleft()()
             return fn()
@@ -239,6 +258,11 @@ class FakeStore(RetriedStore):
         if self._truncations:
             return TruncatedBody(data, self._truncations.popleft())
         return io.BytesIO(data)
+
+    def _forget_upload(self, upload_id: str) -> None:
+        """Drop an upload a losing hedge opened, as BotoStore aborts it."""
+        with self._lock:
+            self.uploads.pop(upload_id, None)
 
     def _upload(self, upload_id: str, key: str, op: str) -> Upload:
         """The upload `upload_id` of `key`; NoSuchUpload otherwise."""
@@ -306,7 +330,10 @@ class FakeStore(RetriedStore):
         key = self.key(path)
         try:
             obj = self._call(
-                f"HEAD {path}", lambda: self._attempt("HEAD", lambda: self._existing(key, "404", "HEAD")), missing=True
+                f"HEAD {path}",
+                lambda: self._attempt("HEAD", lambda: self._existing(key, "404", "HEAD")),
+                missing=True,
+                kind="HEAD",
             )
         except NotFound:
             return None
@@ -323,7 +350,8 @@ class FakeStore(RetriedStore):
             body = self._attempt("GET", lambda: self._body(key, start, end))
             return b"".join(iter(functools.partial(body.read, READ_CHUNK), b""))
 
-        return self._call(f"GET {path} [{start},{end})", fetch)
+        size = None if end is None else end - start
+        return self._call(f"GET {path} [{start},{end})", fetch, kind=f"GET {size_class(size)}")
 
     def open_read(self, path: str, start: int, end: int | None) -> BodyReader:
         """One GET of bytes `[start, end)` (to the end when None), read as a stream; empty past the end."""
@@ -331,14 +359,20 @@ class FakeStore(RetriedStore):
             return io.BytesIO()
         key = self.key(path)
         return self._call(
-            f"GET {path} [{start},{end}) (stream)", lambda: self._attempt("GET", lambda: self._body(key, start, end))
+            f"GET {path} [{start},{end}) (stream)",
+            lambda: self._attempt("GET", lambda: self._body(key, start, end)),
+            kind="GET stream",
+            discard=lambda body: body.close(),
         )
 
     def put(self, path: str, body: bytes, meta: dict[str, str] | None, is_dir: bool = False) -> str | None:
         """PUT a whole object with user metadata; returns its ETag."""
         key, content_type = self.key(path), DIR_CONTENT_TYPE if is_dir else FILE_CONTENT_TYPE
         obj = self._call(
-            f"PUT {path}", lambda: self._attempt("PUT", lambda: self._write(key, body, meta or {}, content_type))
+            f"PUT {path}",
+            lambda: self._attempt("PUT", lambda: self._write(key, body, meta or {}, content_type)),
+            kind=f"PUT {size_class(len(body))}",
+            fence=(key,),
         )
         return obj.etag
 
@@ -355,13 +389,26 @@ class FakeStore(RetriedStore):
                 return self._write(dst_key, obj.body, obj.meta, obj.content_type)
             return self._write(dst_key, obj.body, meta, DIR_CONTENT_TYPE if is_dir else FILE_CONTENT_TYPE)
 
-        self._call(f"COPY {src} -> {dst}", lambda: self._attempt("COPY", run), missing=True)
+        self._call(
+            f"COPY {src} -> {dst}",
+            lambda: self._attempt("COPY", run),
+            missing=True,
+            kind="COPY",
+            fence=(dst_key,),
+            resendable=False,
+        )
 
     def delete(self, path: str) -> None:
         """Delete one object; a missing key is fine."""
         key = self.key(path)
         with contextlib.suppress(NotFound):
-            self._call(f"DELETE {path}", lambda: self._attempt("DELETE", lambda: self._remove([key])), missing=True)
+            self._call(
+                f"DELETE {path}",
+                lambda: self._attempt("DELETE", lambda: self._remove([key])),
+                missing=True,
+                kind="DELETE",
+                fence=(key,),
+            )
 
     def delete_many(self, paths: list[str]) -> None:
         """Delete objects in batches of 1000 (one request each); missing keys are fine."""
@@ -370,6 +417,8 @@ class FakeStore(RetriedStore):
             self._call(
                 f"DELETE {len(batch)} keys",
                 functools.partial(self._attempt, "DELETE multi", functools.partial(self._remove, batch)),
+                kind="DELETE multi",
+                fence=tuple(batch),
             )
 
     def create_multipart(self, path: str, meta: dict[str, str] | None) -> str:
@@ -383,7 +432,12 @@ class FakeStore(RetriedStore):
             self.uploads[upload_id] = Upload(key, dict(meta or {}))
             return upload_id
 
-        return self._call(f"CREATE-MPU {path}", lambda: self._attempt("MPU create", start))
+        return self._call(
+            f"CREATE-MPU {path}",
+            lambda: self._attempt("MPU create", start),
+            kind="MPU create",
+            discard=lambda upload_id: self._forget_upload(upload_id),
+        )
 
     def upload_part(self, path: str, upload_id: str, number: int, body: bytes) -> str:
         """Upload part `number` of an upload; returns the part's ETag."""
@@ -395,7 +449,9 @@ class FakeStore(RetriedStore):
             self._upload(upload_id, key, "part").parts[number] = (bytes(body), etag)
             return etag
 
-        return self._call(f"PART {number} {path}", lambda: self._attempt("part", send))
+        return self._call(
+            f"PART {number} {path}", lambda: self._attempt("part", send), kind=f"PART {size_class(len(body))}"
+        )
 
     def upload_part_copy(
         self, path: str, upload_id: str, number: int, src: str, start: int, end: int, if_match: str | None = None
@@ -415,7 +471,11 @@ class FakeStore(RetriedStore):
             upload.parts[number] = (data, etag_of(data))
             return etag_of(data)
 
-        return self._call(f"PART-COPY {number} {path}", lambda: self._attempt("part copy", copy_part))
+        return self._call(
+            f"PART-COPY {number} {path}",
+            lambda: self._attempt("part copy", copy_part),
+            kind=f"PART-COPY {size_class(end - start)}",
+        )
 
     def complete_multipart(self, path: str, upload_id: str, parts: list[str]) -> str | None:
         """Assemble the parts whose ETags are `parts` (part 1 first) into the object; returns its ETag."""
@@ -439,7 +499,13 @@ class FakeStore(RetriedStore):
             etag = f'"{digest}-{len(bodies)}"'
             return self._write(key, b"".join(bodies), upload.meta, FILE_CONTENT_TYPE, etag).etag
 
-        return self._call(f"COMPLETE-MPU {path}", lambda: self._attempt("MPU complete", complete))
+        return self._call(
+            f"COMPLETE-MPU {path}",
+            lambda: self._attempt("MPU complete", complete),
+            kind="MPU complete",
+            fence=(key,),
+            resendable=False,
+        )
 
     def abort_multipart(self, path: str, upload_id: str) -> None:
         """Abort an upload, dropping its parts."""
@@ -450,4 +516,4 @@ class FakeStore(RetriedStore):
             self._upload(upload_id, key, "MPU abort")
             del self.uploads[upload_id]
 
-        self._call(f"ABORT-MPU {path}", lambda: self._attempt("MPU abort", abort))
+        self._call(f"ABORT-MPU {path}", lambda: self._attempt("MPU abort", abort), kind="MPU abort")
