@@ -10,6 +10,16 @@ without it.
 botocore also parses every timestamp with dateutil's general parser: 9% of
 the daemon's CPU on `cat` of 1,000 small files, most of it the listing's
 LastModified values. S3 sends two fixed formats, read here directly.
+
+Timeouts: a request slow to answer is hedged by the store (`cloudfs/hedging.py`)
+at a budget learnt from recent latencies, well before any socket timeout. The
+read timeout (per socket read: the longest silence allowed, not a limit on a
+whole transfer) is only the backstop that ends an attempt nobody races any
+more, or an abandoned one still holding a thread and a connection, and a
+stream stalled mid-body: 20 s rather than botocore's 60. AWS keeps its long
+server-side operations (a large CopyObject, CompleteMultipartUpload) talking
+with whitespace, so the timeout does not cut them. Connecting takes
+milliseconds on any network a bucket is used over: 5 s.
 """
 
 from __future__ import annotations
@@ -27,6 +37,10 @@ from botocore.utils import parse_timestamp as general_timestamp
 
 MiB = 1024 * 1024
 EXPECT_CONTINUE_FROM = 1 * MiB  # bodies this large still wait for "100 Continue"
+# Connections kept per client: as many as the store's hedger has workers, so abandoned attempts never overflow it.
+MAX_POOL = 64
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT = 20
 
 
 def _body_length(body: Any) -> int | None:
@@ -77,9 +91,9 @@ def make_client(options: Mapping[str, str], region: str | None) -> Any:
     custom = endpoint or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     config = Config(
         retries={"total_max_attempts": 1},
-        connect_timeout=10,
-        read_timeout=60,
-        max_pool_connections=32,
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        max_pool_connections=MAX_POOL,
         s3={"addressing_style": "path" if custom else "auto"},
         parameter_validation=False,  # the driver builds every request itself; checking it costs ~0.3 ms each
     )

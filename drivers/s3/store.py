@@ -4,16 +4,32 @@ Every method is one idempotent request (or a paginated series of them)
 wrapped in the shared retry policy, and speaks in paths relative to the
 prefix. Errors are normalised here: a missing key is `None` or `NotFound`,
 anything else that survives the retries becomes `FsError(EIO)`.
-`RetriedStore` holds what every implementation shares (retries, that
-normalisation, the reading of ListObjectsV2 pages), so the tests' in-memory
-fake fails and lists exactly as `BotoStore` does.
+`RetriedStore` holds what every implementation shares (retries, hedging,
+that normalisation, the reading of ListObjectsV2 pages), so the tests'
+in-memory fake fails and lists exactly as `BotoStore` does.
+
+With a `Hedger` (BotoStore has one by default), each attempt that the retry
+policy makes is itself a race (`cloudfs/hedging.py`): an attempt unanswered
+past the budget learnt for its kind of request (the operation and, for
+bodies, their size class) gets a second one in parallel. Every request here
+may be sent twice: GET, HEAD and LIST read; PUT, COPY and DELETE of a whole
+object leave the same object whichever copy lands; UploadPart and
+UploadPartCopy name their part number, a second copy replacing the first
+with the same bytes; a second DeleteObjects, AbortMultipartUpload or
+CompleteMultipartUpload finds its work done (a NoSuchUpload is then checked
+as below). CreateMultipartUpload is the exception: each copy opens an upload,
+so a losing one is aborted. Changing requests fence their keys, so that an
+abandoned attempt landing late cannot undo a newer change: a newer PUT or
+DELETE is sent again after it, a copy or a multipart completion waits for it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import io
+import itertools
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -24,10 +40,12 @@ from botocore.exceptions import (
     ClientError,
 )
 
-from cloudfs.aws import NETWORK_ERRORS
+from cloudfs.aws import LOST_ANSWERS, NETWORK_ERRORS
 from cloudfs.errors import FsError
+from cloudfs.hedging import Hedger
 from cloudfs.retry import RetryPolicy
 
+from .client import MAX_POOL
 from .layout import DIR_CONTENT_TYPE, FILE_CONTENT_TYPE, stamp_ns
 
 log = logging.getLogger(__name__)
@@ -49,7 +67,11 @@ TRANSIENT_CODES = frozenset(
         "504",
     }
 )
+THROTTLING_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException", "ServiceUnavailable", "503"})
 MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+KiB = 1024
+# Upper bounds of the body sizes whose latencies are tracked apart: a 2 MiB PUT is not a slow 4 KiB one.
+SIZE_CLASSES = ((64 * KiB, "64K"), (1024 * KiB, "1M"), (8192 * KiB, "8M"))
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -62,9 +84,36 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def retry_at_once(exc: BaseException) -> bool:
+    """A failure that says nothing about the store's load, so its first retry need not back off: an answer lost on
+    its way (dropped connection, cut body) or an internal error (500, 502, 504); throttling (503) always backs off."""
+    if isinstance(exc, LOST_ANSWERS):
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status in (500, 502, 504) and exc.response.get("Error", {}).get("Code") not in THROTTLING_CODES
+    return False
+
+
 def error_code(exc: ClientError) -> str:
     """The S3 error code of a failed request."""
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def size_class(size: int | None) -> str:
+    """The latency class of a request moving `size` body bytes ("≤64K", …, ">8M"; "all" when unknown)."""
+    if size is None:
+        return "all"
+    for bound, name in SIZE_CLASSES:
+        if size <= bound:
+            return f"≤{name}"
+    return f">{SIZE_CLASSES[-1][1]}"
+
+
+def multipart_etag(parts: list[str]) -> str:
+    """The ETag S3 gives the object assembled from parts with ETags `parts`: MD5 of their MD5s, dash, count."""
+    digests = b"".join(bytes.fromhex(etag.strip('"')) for etag in parts)
+    return f'"{hashlib.md5(digests).hexdigest()}-{len(parts)}"'
 
 
 class NotFound(Exception):
@@ -176,19 +225,36 @@ class RetriedStore(ABC):
     other requests in `_call`, raising botocore's errors as S3 would.
     """
 
-    def __init__(self, prefix: str, policy: RetryPolicy | None = None) -> None:
-        """Requests under `prefix` (empty or ending in `/`), retried by `policy` (S3's transient faults by default)."""
+    def __init__(self, prefix: str, policy: RetryPolicy | None = None, hedger: Hedger | None = None) -> None:
+        """Requests under `prefix` (empty or ending in `/`), retried by `policy` (by default S3's transient faults,
+        the first retry at once where the failure says nothing of load), each attempt raced against hedges by
+        `hedger` when there is one."""
         self.prefix = prefix
-        self.policy = policy or RetryPolicy(is_transient)
+        self.policy = policy or RetryPolicy(is_transient, retry_at_once=retry_at_once)
+        self.hedger = hedger
 
     def key(self, path: str) -> str:
         """The object key of a relative path."""
         return self.prefix + path
 
-    def _call(self, what: str, fn: Callable[[], T], missing: bool = False) -> T:
-        """Run one request under the retry policy; lasting failures become EIO (NotFound if `missing`)."""
+    def _call(
+        self,
+        what: str,
+        fn: Callable[[], T],
+        missing: bool = False,
+        *,
+        kind: str,
+        discard: Callable[[T], object] | None = None,
+        fence: tuple[str, ...] = (),
+        resendable: bool = True,
+    ) -> T:
+        """Run one request under the retry policy, each attempt hedged as a request of `kind` when there is a
+        hedger (`discard` takes a losing result; `fence`: the keys it changes, `resendable` if sending it again
+        later sets them as it did); lasting failures become EIO (NotFound if `missing`)."""
+        hedger = self.hedger
+        attempt = fn if hedger is None else lambda: hedger.run(kind, fn, discard, fence, resendable)
         try:
-            return self.policy.call(what, fn)
+            return self.policy.call(what, attempt)
         except ClientError as exc:
             if missing and error_code(exc) in MISSING_CODES:
                 raise NotFound(what) from exc
@@ -207,7 +273,7 @@ class RetriedStore(ABC):
     def _pages(self, what: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """ListObjectsV2 pages, each page one retried request."""
         while True:
-            page = self._call(what, lambda kwargs=kwargs: self._list_objects(**kwargs))
+            page = self._call(what, lambda kwargs=kwargs: self._list_objects(**kwargs), kind="LIST")
             yield page
             if not page.get("IsTruncated"):
                 return
@@ -247,7 +313,7 @@ class RetriedStore(ABC):
     def first_under(self, path: str, limit: int = 2) -> list[str]:
         """Up to `limit` keys under directory `path` (marker included): one request."""
         base = self.key(path + "/" if path else "")
-        page = self._call(f"LIST {path}/ (probe)", lambda: self._list_objects(Prefix=base, MaxKeys=limit))
+        page = self._call(f"LIST {path}/ (probe)", lambda: self._list_objects(Prefix=base, MaxKeys=limit), kind="LIST")
         return [obj["Key"][len(self.prefix) :] for obj in page.get("Contents", [])]
 
 
@@ -257,11 +323,18 @@ def byte_range(start: int, end: int | None) -> str:
 
 
 class BotoStore(RetriedStore):
-    """Requests on `bucket` under `prefix` through a boto3 client, each retried on transient faults."""
+    """Requests on `bucket` under `prefix` through a boto3 client, each retried on transient faults and hedged.
 
-    def __init__(self, client: Any, bucket: str, prefix: str, policy: RetryPolicy | None = None) -> None:
-        """Requests go through `client`, retried by `policy` (the S3 transient predicate by default)."""
-        super().__init__(prefix, policy)
+    The hedger's workers match the client's connection pool (`MAX_POOL` in client.py),
+    so abandoned attempts never push a request past the pool.
+    """
+
+    def __init__(
+        self, client: Any, bucket: str, prefix: str, policy: RetryPolicy | None = None, hedger: Hedger | None = None
+    ) -> None:
+        """Requests go through `client`, retried by `policy` (the S3 transient predicate by default) and
+        hedged by `hedger` (a new one by default; set `.hedger = None` for plain retries)."""
+        super().__init__(prefix, policy, hedger or Hedger(is_transient, workers=MAX_POOL))
         self.client = client
         self.bucket = bucket
 
@@ -274,7 +347,10 @@ class BotoStore(RetriedStore):
         """HEAD one object; None when it does not exist."""
         try:
             r = self._call(
-                f"HEAD {path}", lambda: self.client.head_object(Bucket=self.bucket, Key=self.key(path)), missing=True
+                f"HEAD {path}",
+                lambda: self.client.head_object(Bucket=self.bucket, Key=self.key(path)),
+                missing=True,
+                kind="HEAD",
             )
         except NotFound:
             return None
@@ -289,7 +365,8 @@ class BotoStore(RetriedStore):
             kwargs["Range"] = byte_range(start, end)
 
         def fetch() -> bytes:
-            """One GET; a range past the end is empty rather than an error."""
+            """One GET read to its end (botocore fails a body shorter than its Content-Length); a range past
+            the end is empty rather than an error."""
             try:
                 return self.client.get_object(**kwargs)["Body"].read()
             except ClientError as exc:
@@ -297,7 +374,8 @@ class BotoStore(RetriedStore):
                     return b""
                 raise
 
-        return self._call(f"GET {path} [{start},{end})", fetch)
+        size = None if end is None else end - start
+        return self._call(f"GET {path} [{start},{end})", fetch, kind=f"GET {size_class(size)}")
 
     def open_read(self, path: str, start: int, end: int | None) -> BodyReader:
         """One ranged GET whose body is read as it arrives; empty past the end (S3's InvalidRange)."""
@@ -315,19 +393,27 @@ class BotoStore(RetriedStore):
                 raise
             return body
 
-        return self._call(f"GET {path} [{start},{end}) (stream)", fetch)
+        # Raced to the headers only: a losing stream is closed, which drops its connection.
+        return self._call(f"GET {path} [{start},{end}) (stream)", fetch, kind="GET stream", discard=_close)
 
     def put(self, path: str, body: bytes, meta: dict[str, str] | None, is_dir: bool = False) -> str | None:
         """PUT a whole object with user metadata; returns its ETag."""
         kwargs: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": self.key(path),
-            "Body": body,
+            # Immutable bytes: each attempt's botocore request wraps them in a stream of its own.
+            "Body": bytes(body),
             "ContentType": DIR_CONTENT_TYPE if is_dir else FILE_CONTENT_TYPE,
         }
         if meta:
             kwargs["Metadata"] = meta
-        return self._call(f"PUT {path}", lambda: self.client.put_object(**kwargs)).get("ETag")
+        r = self._call(
+            f"PUT {path}",
+            lambda: self.client.put_object(**kwargs),
+            kind=f"PUT {size_class(len(body))}",
+            fence=(kwargs["Key"],),
+        )
+        return r.get("ETag")
 
     def copy(self, src: str, dst: str, meta: dict[str, str] | None, is_dir: bool = False) -> None:
         """Server-side copy; `meta` replaces the headers (None keeps them). NotFound if `src` is gone."""
@@ -340,7 +426,14 @@ class BotoStore(RetriedStore):
             kwargs["Metadata"] = meta
             kwargs["MetadataDirective"] = "REPLACE"
             kwargs["ContentType"] = DIR_CONTENT_TYPE if is_dir else FILE_CONTENT_TYPE
-        self._call(f"COPY {src} -> {dst}", lambda: self.client.copy_object(**kwargs), missing=True)
+        self._call(
+            f"COPY {src} -> {dst}",
+            lambda: self.client.copy_object(**kwargs),
+            missing=True,
+            kind="COPY",
+            fence=(kwargs["Key"],),
+            resendable=False,  # copies what the source holds by then
+        )
 
     def delete(self, path: str) -> None:
         """Delete one object; a missing key is fine."""
@@ -349,6 +442,8 @@ class BotoStore(RetriedStore):
                 f"DELETE {path}",
                 lambda: self.client.delete_object(Bucket=self.bucket, Key=self.key(path)),
                 missing=True,
+                kind="DELETE",
+                fence=(self.key(path),),
             )
 
     def delete_many(self, paths: list[str]) -> None:
@@ -359,6 +454,8 @@ class BotoStore(RetriedStore):
             r = self._call(
                 f"DELETE {len(batch)} keys",
                 lambda request=request: self.client.delete_objects(Bucket=self.bucket, Delete=request),
+                kind="DELETE multi",
+                fence=tuple(o["Key"] for o in batch),
             )
             failed = [e for e in r.get("Errors", []) if e.get("Code") != "NoSuchKey"]
             if failed:
@@ -370,12 +467,28 @@ class BotoStore(RetriedStore):
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key(path), "ContentType": FILE_CONTENT_TYPE}
         if meta:
             kwargs["Metadata"] = meta
-        return str(self._call(f"CREATE-MPU {path}", lambda: self.client.create_multipart_upload(**kwargs))["UploadId"])
+        r = self._call(
+            f"CREATE-MPU {path}",
+            lambda: self.client.create_multipart_upload(**kwargs),
+            kind="MPU create",
+            discard=lambda lost: self._abort_quietly(path, lost["UploadId"]),
+        )
+        return str(r["UploadId"])
+
+    def _abort_quietly(self, path: str, upload_id: str) -> None:
+        """Abort an upload a losing CreateMultipartUpload opened: one plain request, on the hedger's thread."""
+        self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key(path), UploadId=upload_id)
 
     def upload_part(self, path: str, upload_id: str, number: int, body: bytes) -> str:
         """Upload part `number` of an upload; returns the part's ETag."""
         kwargs = {"Bucket": self.bucket, "Key": self.key(path), "UploadId": upload_id, "PartNumber": number}
-        return str(self._call(f"PART {number} {path}", lambda: self.client.upload_part(**kwargs, Body=body))["ETag"])
+        data = bytes(body)  # immutable, as for put
+        r = self._call(
+            f"PART {number} {path}",
+            lambda: self.client.upload_part(**kwargs, Body=data),
+            kind=f"PART {size_class(len(data))}",
+        )
+        return str(r["ETag"])
 
     def upload_part_copy(
         self, path: str, upload_id: str, number: int, src: str, start: int, end: int, if_match: str | None = None
@@ -391,16 +504,52 @@ class BotoStore(RetriedStore):
         }
         if if_match:
             kwargs["CopySourceIfMatch"] = if_match
-        r = self._call(f"PART-COPY {number} {path}", lambda: self.client.upload_part_copy(**kwargs))
+        r = self._call(
+            f"PART-COPY {number} {path}",
+            lambda: self.client.upload_part_copy(**kwargs),
+            kind=f"PART-COPY {size_class(end - start)}",
+        )
         return str(r["CopyPartResult"]["ETag"])
 
     def complete_multipart(self, path: str, upload_id: str, parts: list[str]) -> str | None:
         """Assemble the parts whose ETags are `parts` (part 1 first) into the object; returns its ETag."""
         request = {"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(parts, 1)]}
         kwargs = {"Bucket": self.bucket, "Key": self.key(path), "UploadId": upload_id, "MultipartUpload": request}
-        return self._call(f"COMPLETE-MPU {path}", lambda: self.client.complete_multipart_upload(**kwargs)).get("ETag")
+        sent = itertools.count()
+
+        def complete() -> dict[str, Any]:
+            """One CompleteMultipartUpload. NoSuchUpload after an earlier attempt may mean that one completed
+            with its answer lost: the object then carries the ETag of exactly these parts."""
+            earlier = next(sent) > 0
+            try:
+                r: dict[str, Any] = self.client.complete_multipart_upload(**kwargs)
+            except ClientError as exc:
+                if not earlier or error_code(exc) != "NoSuchUpload":
+                    raise
+                head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=kwargs["Key"])
+                if head.get("ETag") != multipart_etag(parts):
+                    raise
+                return head
+            return r
+
+        r = self._call(f"COMPLETE-MPU {path}", complete, kind="MPU complete", fence=(kwargs["Key"],), resendable=False)
+        return r.get("ETag")
 
     def abort_multipart(self, path: str, upload_id: str) -> None:
-        """Abort an upload, dropping its parts."""
+        """Abort an upload, dropping its parts; an upload already gone (NoSuchUpload) is what was asked."""
         kwargs = {"Bucket": self.bucket, "Key": self.key(path), "UploadId": upload_id}
-        self._call(f"ABORT-MPU {path}", lambda: self.client.abort_multipart_upload(**kwargs))
+
+        def abort() -> None:
+            """One AbortMultipartUpload."""
+            try:
+                self.client.abort_multipart_upload(**kwargs)
+            except ClientError as exc:
+                if error_code(exc) != "NoSuchUpload":
+                    raise
+
+        self._call(f"ABORT-MPU {path}", abort, kind="MPU abort")
+
+
+def _close(body: BodyReader) -> None:
+    """Let go of a losing stream's connection."""
+    body.close()

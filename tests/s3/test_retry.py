@@ -1,21 +1,29 @@
-"""Transient faults are retried with the shared policy; a write that keeps failing is EIO."""
+"""Transient faults are retried with the shared policy; a write that keeps failing is EIO.
+
+Faults come from a FlakyProxy in front of moto: error answers, dropped connections, cut answers.
+"""
 
 from __future__ import annotations
 
 import stat
+import time
 from collections.abc import Iterator
 from errno import EIO
 
 import pytest
+from botocore.exceptions import ConnectionClosedError, ResponseStreamingError
+from urllib3.exceptions import ProtocolError
 
 from cloudfs.driver import ROOT_INO
 from cloudfs.drivers.s3 import SPEC
 from cloudfs.drivers.s3.driver import S3Driver
-from cloudfs.drivers.s3.store import is_transient
+from cloudfs.drivers.s3.store import is_transient, retry_at_once
 from cloudfs.retry import RetryPolicy
 from tests.drivers.helpers import fails_with
 from tests.drivers.staging import Staged
 from tests.servers import BUCKET, FlakyProxy, RequestCounter, S3Server, fresh_prefix, s3_options
+
+from .fake_store import client_error
 
 
 @pytest.fixture
@@ -85,3 +93,61 @@ def test_the_policy_gives_up_on_what_is_not_transient() -> None:
     with pytest.raises(ValueError):
         RetryPolicy(lambda exc: isinstance(exc, ConnectionError), initial_wait=0.001).call("step", broken)
     assert calls == [1]
+
+
+@pytest.mark.parametrize(("fault", "puts"), [("slowdown", 2), ("reset-mid-body", 2), ("truncate", 1)])
+def test_a_put_whose_answer_is_cut_is_sent_again_unless_its_headers_arrived(
+    flaky: tuple[FlakyProxy, S3Driver, RequestCounter], moto_s3: S3Server, fault: str, puts: int
+) -> None:
+    """A cut answer to a PUT: headers and half the body, or a promise of a body that never comes.
+
+    The server has stored the object either way. A reset mid-answer loses it, so the PUT goes
+    again; a truncated answer still brought its status and ETag, which botocore accepts.
+    """
+    proxy, driver, counter = flaky
+    driver.readdir(ROOT_INO)
+    f = driver.mknod(ROOT_INO, b"f", stat.S_IFREG | 0o644, 0, 1000, 1000)
+    counter.take()
+    proxy.faults[:] = [fault]
+    driver.write(f.ino, Staged().write(0, b"stored"), f.mtime_ns)
+    assert counter.take() == {"PutObject": puts}
+    assert proxy.injected == {fault: 1}
+    body = moto_s3.client().get_object(Bucket=BUCKET, Key=driver.store.key("f"))["Body"].read()
+    assert body == b"stored"
+
+
+def test_a_lost_answer_is_sent_again_at_once_however_long_the_backoff() -> None:
+    calls: list[float] = []
+
+    def flaky_call() -> str:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise ConnectionClosedError(endpoint_url="http://127.0.0.1")
+        return "answered"
+
+    policy = RetryPolicy(is_transient, initial_wait=10.0, retry_at_once=retry_at_once)
+    assert policy.call("GET", flaky_call) == "answered"
+    assert calls[1] - calls[0] < 0.5
+
+
+def test_only_throttling_always_backs_off() -> None:
+    assert retry_at_once(client_error("InternalError", "PUT"))
+    assert retry_at_once(ResponseStreamingError(error=ProtocolError("Connection broken: IncompleteRead")))
+    assert not retry_at_once(client_error("SlowDown", "PUT"))
+    assert not retry_at_once(client_error("ServiceUnavailable", "PUT"))
+    assert not retry_at_once(client_error("AccessDenied", "PUT"))
+
+
+def test_the_random_faults_follow_their_seed_and_rate() -> None:
+    with FlakyProxy("http://127.0.0.1:9") as proxy:  # nothing is forwarded
+
+        def draws(seed: int) -> list[str | None]:
+            proxy.randomly(0.3, ("stall", "503", "truncate"), seed=seed)
+            return [proxy._next_fault("/b/k") for _ in range(1000)]
+
+        first = draws(5)
+        assert first == draws(5) != draws(6)
+        assert 250 < sum(f is not None for f in first) < 350
+        assert set(first) == {None, "stall", "503", "truncate"}
+        with pytest.raises(ValueError):
+            proxy.randomly(0.1, ("teapot",))
