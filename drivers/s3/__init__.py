@@ -4,6 +4,9 @@
 client from the standard AWS chain (plus the endpoint, region and profile
 options), finds the bucket's region when none is given, and proves the
 bucket is usable with one HeadBucket, failing with one clear line if not.
+A HeadBucket the store answers with a transient fault (503, 500) is asked
+again for a few seconds, as a mount at boot may meet a store still waking;
+an endpoint that cannot be reached fails at once, the clearer answer.
 """
 
 from __future__ import annotations
@@ -20,15 +23,19 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from cloudfs.aws import NO_CREDENTIALS
 from cloudfs.driver import DriverSettings, DriverSpec
 from cloudfs.errors import SourceError, StoreError
+from cloudfs.retry import RetryPolicy
 
 from .client import make_client
 from .driver import S3Driver
 from .layout import Defaults
-from .store import BotoStore, error_code
+from .store import BotoStore, error_code, is_transient
 
 log = logging.getLogger(__name__)
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+# The store answered, with a fault that passes: ask again, up to a few seconds in all.
+_MOUNT_CHECK = RetryPolicy(lambda exc: isinstance(exc, ClientError) and is_transient(exc), max_time=10.0)
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ def parse(location: str) -> Location:
 def _bucket_region(client: Any, bucket: str) -> str | None:
     """The bucket's region from HeadBucket's `x-amz-bucket-region` header (sent even on 301/403)."""
     try:
-        r = client.head_bucket(Bucket=bucket)
+        r = _MOUNT_CHECK.call(f"HeadBucket {bucket}", lambda: client.head_bucket(Bucket=bucket))
         return r["ResponseMetadata"]["HTTPHeaders"].get("x-amz-bucket-region")
     except ClientError as exc:
         return exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region")
@@ -64,7 +71,7 @@ def _check(client: Any, bucket: str) -> str:
     """HeadBucket once and return the Server header; one clear StoreError line for a missing bucket,
     denial or bad credentials."""
     try:
-        r = client.head_bucket(Bucket=bucket)
+        r = _MOUNT_CHECK.call(f"HeadBucket {bucket}", lambda: client.head_bucket(Bucket=bucket))
         return str(r["ResponseMetadata"]["HTTPHeaders"].get("server", ""))
     except NoCredentialsError:
         raise StoreError(NO_CREDENTIALS) from None

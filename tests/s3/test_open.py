@@ -11,7 +11,7 @@ from cloudfs.drivers.s3 import SPEC, Location
 from cloudfs.drivers.s3.layout import Defaults
 from cloudfs.errors import SourceError, StoreError
 from cloudfs.options import parse_options
-from tests.servers import BUCKET, S3Server, s3_options
+from tests.servers import BUCKET, FlakyProxy, S3Server, s3_options
 
 
 @pytest.mark.parametrize(
@@ -53,6 +53,14 @@ def test_no_credentials_is_one_clear_line(moto_s3: S3Server, monkeypatch: pytest
     with pytest.raises(StoreError) as info:
         SPEC.open(SPEC.parse("cloudfs-test"), s3_options(moto_s3))
     assert str(info.value).startswith("no AWS credentials found")
+
+
+def test_a_store_failing_for_a_moment_at_mount_is_asked_again(moto_s3: S3Server) -> None:
+    with FlakyProxy(moto_s3.url) as proxy:
+        proxy.faults = ["503", "500", "slowdown"]
+        driver = SPEC.open(SPEC.parse(BUCKET), s3_options(S3Server("moto", proxy.url), region="us-east-1"))
+        driver.close()
+        assert (proxy.faults, proxy.operations["HEAD"]) == ([], 4)
 
 
 def test_the_bucket_region_is_found_when_not_given(moto_s3: S3Server) -> None:
