@@ -5,6 +5,7 @@ Faults come from a FlakyProxy in front of moto: error answers, dropped connectio
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from urllib3.exceptions import ProtocolError
 from cloudfs.driver import ROOT_INO
 from cloudfs.drivers.s3 import SPEC
 from cloudfs.drivers.s3.driver import S3Driver
-from cloudfs.drivers.s3.store import is_transient, retry_at_once
+from cloudfs.drivers.s3.store import BotoStore, is_transient, retry_at_once
 from cloudfs.retry import RetryPolicy
 from tests.drivers.helpers import fails_with
 from tests.drivers.staging import Staged
@@ -127,6 +128,11 @@ def test_a_lost_answer_is_sent_again_at_once_however_long_the_backoff() -> None:
 
     policy = RetryPolicy(is_transient, initial_wait=10.0, retry_at_once=retry_at_once)
     assert policy.call("GET", flaky_call) == "answered"
+    assert calls[1] - calls[0] < 0.5
+    # The store's own policy is that one: with its backoff stretched, a lost answer is still sent again at once.
+    store_policy = dataclasses.replace(BotoStore(None, BUCKET, "").policy, initial_wait=10.0)
+    calls.clear()
+    assert store_policy.call("GET", flaky_call) == "answered"
     assert calls[1] - calls[0] < 0.5
 
 
